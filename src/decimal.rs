@@ -1,0 +1,139 @@
+//! Strict base-10 integers, parsed from and written to raw bytes without allocating.
+//!
+//! Redis arguments and stored values are byte strings, not UTF-8: anything that is
+//! not exactly an optional sign followed by ASCII digits is rejected.
+
+/// Parses `[+-]?[0-9]+` into an i64. `None` on anything else or on overflow.
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    match bytes.split_first()? {
+        (b'-', digits) => accumulate(digits, |acc, digit| acc.checked_sub(digit)),
+        (b'+', digits) => parse_digits(digits),
+        _ => parse_digits(bytes),
+    }
+}
+
+/// Parses `[0-9]+` (no sign) into a non-negative i64. `None` on anything else.
+pub fn parse_digits(bytes: &[u8]) -> Option<i64> {
+    accumulate(bytes, |acc, digit| acc.checked_add(digit))
+}
+
+fn accumulate(digits: &[u8], step: impl Fn(i64, i64) -> Option<i64>) -> Option<i64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |acc, &byte| {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        step(acc.checked_mul(10)?, i64::from(byte - b'0'))
+    })
+}
+
+/// Room for the 20 digits of u64::MAX.
+pub const MAX_DIGITS: usize = 20;
+
+/// Writes `value` in decimal into the end of `buf` and returns the written digits.
+pub fn format_u64(value: u64, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
+    let mut rest = value;
+    let mut start = MAX_DIGITS;
+    loop {
+        start -= 1;
+        // `rest % 10` is below 10, so the cast cannot truncate.
+        buf[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_plain_signed_and_padded_integers() {
+        let cases: [(&[u8], i64); 9] = [
+            (b"0", 0),
+            (b"-0", 0),
+            (b"+0", 0),
+            (b"15", 15),
+            (b"+15", 15),
+            (b"-15", -15),
+            (b"007", 7),
+            (b"9223372036854775807", i64::MAX),
+            (b"-9223372036854775808", i64::MIN),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_i64(input), Some(expected), "{:?}", input);
+        }
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        let cases: [&[u8]; 17] = [
+            b"",
+            b"-",
+            b"+",
+            b" 1",
+            b"1 ",
+            b"1.0",
+            b"1e3",
+            b"0x10",
+            b"--1",
+            b"+-1",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"99999999999999999999999",
+            b"\xff",
+            b"1\x00",
+            "١".as_bytes(),
+            b"nan",
+        ];
+        for input in cases {
+            assert_eq!(parse_i64(input), None, "{:?}", input);
+        }
+    }
+
+    #[test]
+    fn unsigned_parse_refuses_signs() {
+        assert_eq!(parse_digits(b"123"), Some(123));
+        assert_eq!(parse_digits(b"+123"), None);
+        assert_eq!(parse_digits(b"-123"), None);
+        assert_eq!(parse_digits(b""), None);
+    }
+
+    #[test]
+    fn formats_edges() {
+        let mut buf = [0u8; MAX_DIGITS];
+        assert_eq!(format_u64(0, &mut buf), b"0");
+        assert_eq!(format_u64(7, &mut buf), b"7");
+        assert_eq!(
+            format_u64(1_763_883_600_123_456_789, &mut buf),
+            b"1763883600123456789"
+        );
+        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
+    }
+
+    proptest! {
+        #[test]
+        fn parse_agrees_with_std(value in any::<i64>()) {
+            prop_assert_eq!(parse_i64(value.to_string().as_bytes()), Some(value));
+        }
+
+        #[test]
+        fn format_round_trips(value in any::<u64>()) {
+            let mut buf = [0u8; MAX_DIGITS];
+            let expected = value.to_string();
+            prop_assert_eq!(format_u64(value, &mut buf), expected.as_bytes());
+        }
+
+        #[test]
+        fn parse_never_panics_and_agrees_with_std_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let ours = parse_i64(&bytes);
+            let std = std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<i64>().ok());
+            prop_assert_eq!(ours, std);
+        }
+    }
+}

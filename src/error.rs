@@ -1,0 +1,109 @@
+//! Every way a call can fail, each mapped to one static reply.
+//!
+//! The strings are C strings so a reply needs no allocation. An error is always
+//! returned before anything is written, so an error reply means "nothing changed".
+
+use std::ffi::CStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    WrongArity,
+    InvalidMaxBurst,
+    InvalidCount,
+    InvalidPeriod,
+    InvalidQuantity,
+    /// `count` tokens in `period` would need an interval below one nanosecond.
+    RateTooHigh,
+    /// The key holds a type other than a string.
+    WrongType,
+    /// The key holds a string that is not a TAT written by us or redis-cell.
+    CorruptState,
+    /// The new TAT or a reply value would not fit in a signed 64-bit integer.
+    Overflow,
+    /// The system clock could not be read or is before the Unix epoch.
+    Clock,
+    /// The server lacks a module API call we need (too old a server).
+    MissingApi,
+    /// A bug: a panic was caught at the command boundary.
+    Internal,
+}
+
+impl Error {
+    pub fn message(self) -> &'static CStr {
+        match self {
+            Error::WrongArity => c"ERR wrong number of arguments for 'CL.THROTTLE' command",
+            Error::InvalidMaxBurst => {
+                c"ERR invalid max_burst: expected an integer from 0 to 9223372036854775806"
+            }
+            Error::InvalidCount => {
+                c"ERR invalid count: expected an integer from 1 to 9223372036854775807"
+            }
+            Error::InvalidPeriod => {
+                c"ERR invalid period: expected an integer number of seconds from 1 to 9223372036"
+            }
+            Error::InvalidQuantity => {
+                c"ERR invalid quantity: expected an integer from -9223372036854775808 to 9223372036854775807"
+            }
+            Error::RateTooHigh => {
+                c"ERR invalid count: more than one token per nanosecond (count must not exceed period in nanoseconds)"
+            }
+            Error::WrongType => c"WRONGTYPE Operation against a key holding the wrong kind of value",
+            Error::CorruptState => {
+                c"ERR key holds a string that is not a rate limiter state (expected a TAT: nanoseconds since the Unix epoch)"
+            }
+            Error::Overflow => {
+                c"ERR quantity or period too large: the rate limiter state would overflow a 64-bit integer"
+            }
+            Error::Clock => c"ERR cannot read the system clock (or it is before 1970)",
+            Error::MissingApi => c"ERR this server lacks a module API that redis-gcra needs",
+            Error::Internal => c"ERR internal error in redis-gcra (nothing was written; please report it)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Error; 12] = [
+        Error::WrongArity,
+        Error::InvalidMaxBurst,
+        Error::InvalidCount,
+        Error::InvalidPeriod,
+        Error::InvalidQuantity,
+        Error::RateTooHigh,
+        Error::WrongType,
+        Error::CorruptState,
+        Error::Overflow,
+        Error::Clock,
+        Error::MissingApi,
+        Error::Internal,
+    ];
+
+    #[test]
+    fn every_message_is_a_resp_error_on_one_line() {
+        for error in ALL {
+            let text = error.message().to_str().expect("ASCII message");
+            assert!(
+                text.starts_with("ERR ") || text.starts_with("WRONGTYPE "),
+                "{text}"
+            );
+            assert!(!text.contains('\r') && !text.contains('\n'), "{text}");
+        }
+    }
+
+    #[test]
+    fn argument_errors_name_their_argument() {
+        let named = [
+            (Error::InvalidMaxBurst, "max_burst"),
+            (Error::InvalidCount, "count"),
+            (Error::InvalidPeriod, "period"),
+            (Error::InvalidQuantity, "quantity"),
+            (Error::RateTooHigh, "count"),
+        ];
+        for (error, argument) in named {
+            let text = error.message().to_str().expect("ASCII message");
+            assert!(text.contains(argument), "{text} should name {argument}");
+        }
+    }
+}
