@@ -1,0 +1,259 @@
+//! Starts and stops real redis-server processes on 127.0.0.1 for the integration tests.
+//!
+//! The server binary comes from `REDIS_SERVER` (default `redis-server` on PATH), the module
+//! from `REDIS_GCRA_MODULE` (default: the newest `libredis_gcra.so` under target/debug).
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+pub use redis::{Connection, Value};
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// A port that nothing listens on, from a per-process range so parallel runs don't collide.
+fn free_port() -> u16 {
+    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    loop {
+        let offset = NEXT_PORT.fetch_add(1, Ordering::SeqCst) % 100;
+        let port = base + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn redis_server_binary() -> String {
+    std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string())
+}
+
+pub fn module_path() -> PathBuf {
+    if let Ok(path) = std::env::var("REDIS_GCRA_MODULE") {
+        return PathBuf::from(path);
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    [
+        target.join("libredis_gcra.so"),
+        target.join("deps/libredis_gcra.so"),
+    ]
+    .into_iter()
+    .filter_map(|path| Some((path.metadata().ok()?.modified().ok()?, path)))
+    .max()
+    .map(|(_, path)| path)
+    .expect("module not built: run `cargo build` first (scripts/test does)")
+}
+
+/// A running redis-server, killed (by PID) and reaped on drop.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+pub struct Options {
+    pub with_module: bool,
+    pub extra: Vec<String>,
+    pub dir: Option<PathBuf>,
+    pub port: Option<u16>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            with_module: true,
+            extra: Vec::new(),
+            dir: None,
+            port: None,
+        }
+    }
+}
+
+impl Server {
+    /// A standalone server with the module loaded, no persistence.
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Server {
+        let port = options.port.unwrap_or_else(free_port);
+        let dir = options.dir.unwrap_or_else(|| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/test-servers")
+                .join(format!("{}-{port}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            dir
+        });
+        std::fs::create_dir_all(&dir).expect("server dir");
+        let mut args: Vec<String> = [
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.to_str().expect("utf-8 dir"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "server.log",
+            "--protected-mode",
+            "yes",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if options.with_module {
+            args.push("--loadmodule".into());
+            args.push(module_path().to_str().expect("utf-8 path").into());
+        }
+        args.extend(options.extra);
+        let mut server = Server {
+            port,
+            dir,
+            args,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(redis_server_binary())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server (install it, or set REDIS_SERVER)");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("redis-server exited with {status}; log:\n{}", self.log());
+                }
+            }
+            if let Ok(mut con) = self.try_connect() {
+                // LOADING replies are errors; wait until the data set is loaded.
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server not ready; log:\n{}",
+                self.log()
+            );
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn try_connect(&self) -> redis::RedisResult<Connection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        client.get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    pub fn connect(&self) -> Connection {
+        self.try_connect().expect("connect")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no final fsync or save.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the same server again (same port, dir and arguments) after `kill`.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Restarts with other module settings, keeping port and dir.
+    pub fn restart_with_module(&mut self, with_module: bool) {
+        self.kill();
+        if let Some(at) = self.args.iter().position(|a| a == "--loadmodule") {
+            self.args.drain(at..at + 2);
+        }
+        if with_module {
+            self.args.push("--loadmodule".into());
+            self.args
+                .push(module_path().to_str().expect("utf-8 path").into());
+        }
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs CL.THROTTLE and returns its five integers.
+pub fn throttle(con: &mut Connection, key: &[u8], args: &[&str]) -> Vec<i64> {
+    redis::cmd("CL.THROTTLE")
+        .arg(key)
+        .arg(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("CL.THROTTLE {args:?}: {e}"))
+}
+
+/// Runs a command that must fail and returns "CODE detail".
+pub fn error_of(con: &mut Connection, cmd: &redis::Cmd) -> String {
+    match cmd.query::<Value>(con) {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(e) => format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")),
+    }
+}
+
+pub fn get(con: &mut Connection, key: &[u8]) -> Option<Vec<u8>> {
+    redis::cmd("GET").arg(key).query(con).expect("GET")
+}
+
+/// Absolute expiry in ms (-1 no expiry, -2 no key).
+pub fn pexpiretime(con: &mut Connection, key: &[u8]) -> i64 {
+    redis::cmd("PEXPIRETIME")
+        .arg(key)
+        .query(con)
+        .expect("PEXPIRETIME")
+}
+
+pub fn info_field(con: &mut Connection, section: &str, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+pub fn wall_clock_ns() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(since.as_nanos()).expect("fits")
+}

@@ -1,0 +1,153 @@
+//! A replica started without the module converges to byte-identical values and expiries,
+//! because the module replicates the effect (SET ... PXAT / DEL), never the command.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A primary with the module and a replica of it without the module.
+fn primary_and_plain_replica() -> (Server, Server) {
+    // No periodic PINGs to the replica, so the replication offset moves only with writes.
+    let primary = Server::start_with(Options {
+        extra: vec!["--repl-ping-replica-period".into(), "3600".into()],
+        ..Options::default()
+    });
+    let replica = Server::start_with(Options {
+        with_module: false,
+        extra: vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary.port.to_string(),
+        ],
+        ..Options::default()
+    });
+    let mut con = replica.connect();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while info_field(&mut con, "replication", "master_link_status") != "up" {
+        assert!(
+            Instant::now() < deadline,
+            "replica never synced:\n{}",
+            replica.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (primary, replica)
+}
+
+fn wait_for_replica(con: &mut Connection) {
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(con)
+        .expect("WAIT");
+    assert_eq!(acked, 1, "replica did not acknowledge");
+}
+
+fn keys(con: &mut Connection) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+    keys.sort();
+    keys
+}
+
+#[test]
+fn replica_without_module_holds_identical_values_and_expiries() {
+    let (primary, replica) = primary_and_plain_replica();
+    let mut p = primary.connect();
+    let mut r = replica.connect();
+
+    for i in 0..20 {
+        throttle(
+            &mut p,
+            format!("user:{i}").as_bytes(),
+            &["5", "10", "60", &(i % 4).to_string()],
+        );
+    }
+    throttle(&mut p, b"\x00bin\xff", &["1", "1", "1"]);
+    throttle(&mut p, b"refunded", &["3", "1", "10", "2"]);
+    throttle(&mut p, b"refunded", &["3", "1", "10", "-5"]);
+    throttle(&mut p, b"partly", &["3", "1", "10", "3"]);
+    throttle(&mut p, b"partly", &["3", "1", "10", "-1"]);
+    let _: Vec<Vec<i64>> = redis::pipe()
+        .atomic()
+        .cmd("CL.THROTTLE")
+        .arg("tx")
+        .arg(1)
+        .arg(1)
+        .arg(60)
+        .cmd("CL.THROTTLE")
+        .arg("tx")
+        .arg(1)
+        .arg(1)
+        .arg(60)
+        .query(&mut p)
+        .expect("EXEC");
+    let _: Vec<i64> = redis::cmd("EVAL")
+        .arg("return redis.call('CL.THROTTLE', KEYS[1], 1, 1, 60)")
+        .arg(1)
+        .arg("lua")
+        .query(&mut p)
+        .expect("EVAL");
+    wait_for_replica(&mut p);
+
+    let primary_keys = keys(&mut p);
+    assert_eq!(primary_keys, keys(&mut r));
+    assert!(
+        !primary_keys.contains(&b"refunded".to_vec()),
+        "a full refund deletes"
+    );
+    assert_eq!(
+        primary_keys.len(),
+        20 - 5 + 4,
+        "quantity 0 keys are never created"
+    );
+    for key in &primary_keys {
+        assert_eq!(get(&mut p, key), get(&mut r, key), "value of {key:?}");
+        let expiry = pexpiretime(&mut p, key);
+        assert!(expiry > 0, "{key:?} has an expiry");
+        assert_eq!(expiry, pexpiretime(&mut r, key), "expiry of {key:?}");
+    }
+}
+
+#[test]
+fn limited_calls_peeks_and_errors_propagate_nothing() {
+    let (primary, _replica) = primary_and_plain_replica();
+    let mut p = primary.connect();
+    throttle(&mut p, b"k", &["0", "1", "60"]);
+    redis::cmd("SET")
+        .arg("corrupt")
+        .arg("nope")
+        .query::<()>(&mut p)
+        .expect("SET");
+    wait_for_replica(&mut p);
+
+    let offset_before = info_field(&mut p, "replication", "master_repl_offset");
+    for _ in 0..5 {
+        assert_eq!(throttle(&mut p, b"k", &["0", "1", "60"])[0], 1, "limited");
+        throttle(&mut p, b"k", &["0", "1", "60", "0"]);
+        throttle(&mut p, b"fresh", &["0", "1", "60", "0"]);
+        throttle(&mut p, b"fresh", &["0", "1", "60", "-1"]);
+        let _ = error_of(
+            &mut p,
+            redis::cmd("CL.THROTTLE").arg("k").arg("x").arg(1).arg(1),
+        );
+        let _ = error_of(
+            &mut p,
+            redis::cmd("CL.THROTTLE")
+                .arg("corrupt")
+                .arg(1)
+                .arg(1)
+                .arg(1),
+        );
+    }
+    let offset_after = info_field(&mut p, "replication", "master_repl_offset");
+    assert_eq!(offset_before, offset_after);
+
+    throttle(&mut p, b"other", &["0", "1", "60"]);
+    let offset_written = info_field(&mut p, "replication", "master_repl_offset");
+    assert_ne!(
+        offset_after, offset_written,
+        "an allowed call does propagate"
+    );
+}
