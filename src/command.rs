@@ -31,16 +31,22 @@ pub unsafe extern "C" fn throttle_command(ctx: Ctx, argv: *mut RString, argc: c_
 
 unsafe fn throttle(ctx: Ctx, argv: *mut RString, argc: c_int) -> Result<[i64; 5], Error> {
     let argc = usize::try_from(argc).map_err(|_| Error::WrongArity)?;
-    if argv.is_null() || argc < 2 || argc - 2 > MAX_ARGS_AFTER_KEY {
+    if argv.is_null() {
         return Err(Error::WrongArity);
     }
     let argv = std::slice::from_raw_parts(argv, argc);
-    let key = argv[1];
-    let mut rest: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
-    for (slot, &arg) in rest.iter_mut().zip(&argv[2..]) {
+    let Some((&key, after_key)) = argv.get(1..).and_then(<[RString]>::split_first) else {
+        return Err(Error::WrongArity);
+    };
+    if after_key.len() > MAX_ARGS_AFTER_KEY {
+        return Err(Error::WrongArity);
+    }
+    let mut bytes: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
+    for (slot, &arg) in bytes.iter_mut().zip(after_key) {
         *slot = ffi::bytes(arg)?;
     }
-    let request = parse_throttle(&rest[..argc - 2])?;
+    let given = bytes.get(..after_key.len()).ok_or(Error::WrongArity)?;
+    let request = parse_throttle(given)?;
 
     let stored_tat = store::read_tat(ctx, key)?;
     let now = clock::now_ns()?;

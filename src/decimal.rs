@@ -35,16 +35,18 @@ pub const MAX_DIGITS: usize = 20;
 /// Writes `value` in decimal into the end of `buf` and returns the written digits.
 pub fn format_u64(value: u64, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
     let mut rest = value;
-    let mut start = MAX_DIGITS;
-    loop {
-        start -= 1;
+    let mut written = 0;
+    for slot in buf.iter_mut().rev() {
         // `rest % 10` is below 10, so the cast cannot truncate.
-        buf[start] = b'0' + (rest % 10) as u8;
+        *slot = b'0' + (rest % 10) as u8;
+        written += 1;
         rest /= 10;
         if rest == 0 {
-            return &buf[start..];
+            break;
         }
     }
+    // u64::MAX has MAX_DIGITS digits, so `written` never exceeds the buffer.
+    buf.get(MAX_DIGITS - written..).unwrap_or_default()
 }
 
 #[cfg(test)]

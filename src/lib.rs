@@ -1,4 +1,14 @@
 //! redis-gcra: CL.THROTTLE for Redis and Valkey. Module registration only.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable
+    )
+)]
 
 mod args;
 mod clock;
@@ -35,6 +45,8 @@ const fn version_number() -> i32 {
         + parse_version_part(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
+// Evaluated at compile time only: an out-of-range index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
 const fn parse_version_part(part: &str) -> i32 {
     let bytes = part.as_bytes();
     let mut value = 0;

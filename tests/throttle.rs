@@ -447,3 +447,36 @@ fn registered_like_a_redis_command() {
         .expect("GETKEYS");
     assert_eq!(keys, [b"the-key".to_vec()]);
 }
+
+#[test]
+fn writes_send_the_keyspace_events_of_set_and_del() {
+    let server = Server::start();
+    let mut con = server.connect();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query::<()>(&mut con)
+        .expect("CONFIG");
+    let mut subscriber = server.connect();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.psubscribe("__keyevent@0__:*").expect("PSUBSCRIBE");
+    pubsub
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .expect("timeout");
+
+    throttle(&mut con, b"ev", &["0", "1", "60"]); // allowed: set + expire
+    throttle(&mut con, b"ev", &["0", "1", "60"]); // limited: nothing
+    throttle(&mut con, b"ev", &["0", "1", "60", "0"]); // peek: nothing
+    throttle(&mut con, b"ev", &["0", "1", "60", "-1"]); // full refund: del
+    let mut events = Vec::new();
+    while let Ok(message) = pubsub.get_message() {
+        let payload: Vec<u8> = message.get_payload().expect("payload");
+        events.push((message.get_channel_name().to_string(), payload));
+    }
+    let expected: Vec<(String, Vec<u8>)> = ["set", "expire", "del"]
+        .iter()
+        .map(|event| (format!("__keyevent@0__:{event}"), b"ev".to_vec()))
+        .collect();
+    assert_eq!(events, expected);
+}
