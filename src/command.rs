@@ -6,7 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::args::parse_throttle;
 use crate::error::Error;
 use crate::ffi::{self, Ctx, RString};
-use crate::{clock, gcra, store};
+use crate::store::LimiterKey;
+use crate::{clock, gcra};
 
 /// Arguments after the key that any CL.THROTTLE form may take.
 const MAX_ARGS_AFTER_KEY: usize = 4;
@@ -48,9 +49,10 @@ unsafe fn throttle(ctx: Ctx, argv: *mut RString, argc: c_int) -> Result<[i64; 5]
     let given = bytes.get(..after_key.len()).ok_or(Error::WrongArity)?;
     let request = parse_throttle(given)?;
 
-    let stored_tat = store::read_tat(ctx, key)?;
+    let limiter = LimiterKey::open(ctx, key)?;
+    let stored_tat = limiter.tat()?;
     let now = clock::now_ns()?;
     let decision = gcra::decide(&request.limit, request.quantity, stored_tat, now)?;
-    store::apply(ctx, key, decision.write)?;
+    limiter.apply(decision.write)?;
     Ok(decision.reply_in_seconds())
 }

@@ -75,6 +75,11 @@ const THROTTLE: CommandSpec = CommandSpec {
 /// copying it into a Vec per call.
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // SAFETY: ctx.ctx is the context Redis passed to RedisModule_OnLoad.
+    if unsafe { store::init(ctx.ctx) }.is_err() {
+        ctx.log_warning("redis-gcra: could not prepare key storage (Redis 7.0 or newer is needed)");
+        return Status::Err;
+    }
+    // SAFETY: as above.
     match unsafe { register(ctx, &THROTTLE) } {
         Ok(()) => Status::Ok,
         Err(reason) => {

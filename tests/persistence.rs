@@ -79,3 +79,32 @@ fn sigkilled_aof_instance_restarts_with_byte_identical_state() {
         "the AOF replays on a server without the module"
     );
 }
+
+/// RDB save points ("save 60 1000") count changes: our writes must count like SET's.
+#[test]
+fn writes_count_as_changes_for_rdb_save_points() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let changes = |con: &mut Connection| -> i64 {
+        info_field(con, "persistence", "rdb_changes_since_last_save")
+            .parse()
+            .expect("integer")
+    };
+    let before = changes(&mut con);
+    for _ in 0..3 {
+        throttle(&mut con, b"counted", &["1", "1", "60"]);
+    }
+    assert_eq!(
+        changes(&mut con),
+        before + 2,
+        "two allowed writes, one limited call"
+    );
+    throttle(&mut con, b"counted", &["1", "1", "60", "0"]);
+    assert_eq!(changes(&mut con), before + 2, "a peek changes nothing");
+    throttle(&mut con, b"counted", &["1", "1", "60", "-5"]);
+    assert_eq!(
+        changes(&mut con),
+        before + 3,
+        "a refund that deletes is a change"
+    );
+}
