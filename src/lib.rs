@@ -10,13 +10,14 @@
     )
 )]
 
-mod args;
+// The pure parts are public so that benches and fuzz targets can drive them directly.
+pub mod args;
 mod clock;
 mod command;
-mod decimal;
-mod error;
+pub mod decimal;
+pub mod error;
 mod ffi;
-mod gcra;
+pub mod gcra;
 mod store;
 
 use std::ffi::CStr;
@@ -26,14 +27,14 @@ use redis_module::{redis_module, Context, RedisString, Status};
 use crate::ffi::{has_api, redis_api, OK};
 
 /// Redis's allocator in the server (so INFO memory counts us); the system one in unit tests,
-/// where no server provides it.
-#[cfg(not(test))]
+/// benches and fuzzing (feature `system-alloc`), where no server provides it.
+#[cfg(not(any(test, feature = "system-alloc")))]
 type Allocator = redis_module::alloc::RedisAlloc;
-#[cfg(not(test))]
+#[cfg(not(any(test, feature = "system-alloc")))]
 const ALLOCATOR: Allocator = redis_module::alloc::RedisAlloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "system-alloc"))]
 type Allocator = std::alloc::System;
-#[cfg(test)]
+#[cfg(any(test, feature = "system-alloc"))]
 const ALLOCATOR: Allocator = std::alloc::System;
 
 /// MODULE LIST shows major * 10000 + minor * 100 + patch of the crate version.
