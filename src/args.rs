@@ -2,9 +2,9 @@
 //!
 //! Works on raw argument bytes (Redis arguments need not be UTF-8) and allocates nothing.
 
-use crate::decimal::parse_i64;
+use crate::decimal::{parse_i64, parse_seconds_as_nanos};
 use crate::error::Error;
-use crate::gcra::{Limit, NANOS_PER_SECOND};
+use crate::gcra::{Limit, Unit};
 
 /// One validated CL.THROTTLE request (the key is handled by the caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,33 +12,118 @@ pub struct Throttle {
     pub limit: Limit,
     /// Tokens to take: 0 peeks, negative refunds.
     pub quantity: i64,
+    pub unit: Unit,
 }
 
-/// Parses `max_burst count period [quantity]`, the arguments after the key.
+/// One validated CL.THROTTLEALL request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleAll {
+    /// Each limit with the position of its key among the arguments after the command name.
+    pub limits: Vec<(usize, Limit)>,
+    pub quantity: i64,
+    pub unit: Unit,
+}
+
+/// Parses `max_burst count period [quantity] [MS]`, the arguments after the key.
 pub fn parse_throttle(args: &[&[u8]]) -> Result<Throttle, Error> {
-    let (max_burst, count, period, quantity) = match *args {
-        [max_burst, count, period] => (max_burst, count, period, None),
-        [max_burst, count, period, quantity] => (max_burst, count, period, Some(quantity)),
-        _ => return Err(Error::WrongArity),
+    let [max_burst, count, period, options @ ..] = args else {
+        return Err(Error::WrongArity);
     };
+    let limit = parse_limit(max_burst, count, period)?;
+    let (quantity, unit) = parse_options(options, Error::WrongArity)?;
+    Ok(Throttle {
+        limit,
+        quantity,
+        unit,
+    })
+}
+
+/// Parses `numlimits key max_burst count period [key max_burst count period ...] [quantity] [MS]`,
+/// the arguments after the command name.
+pub fn parse_throttle_all(args: &[&[u8]]) -> Result<ThrottleAll, Error> {
+    let [numlimits, rest @ ..] = args else {
+        return Err(Error::WrongArityAll);
+    };
+    let groups = parse_i64(numlimits)
+        .filter(|&n| n >= 1)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(Error::InvalidNumLimits)?;
+    let (group_args, options) = groups
+        .checked_mul(GROUP_LEN)
+        .and_then(|len| rest.split_at_checked(len))
+        .ok_or(Error::InvalidNumLimits)?;
+    let limits = group_args
+        .chunks_exact(GROUP_LEN)
+        .enumerate()
+        .map(|(i, group)| match group {
+            [_key, max_burst, count, period] => {
+                Ok((1 + i * GROUP_LEN, parse_limit(max_burst, count, period)?))
+            }
+            _ => Err(Error::InvalidNumLimits),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let (quantity, unit) = parse_options(options, Error::WrongArityAll)?;
+    Ok(ThrottleAll {
+        limits,
+        quantity,
+        unit,
+    })
+}
+
+/// Where CL.THROTTLEALL's keys are among the arguments after the command name, as far as
+/// they can be found (for Redis's getkeys requests, which come before any validation).
+pub fn throttle_all_key_positions(args: &[&[u8]]) -> impl Iterator<Item = usize> {
+    let groups = args
+        .first()
+        .and_then(|numlimits| parse_i64(numlimits))
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let len = args.len();
+    (0..groups)
+        .map(|i| 1 + i * GROUP_LEN)
+        .take_while(move |&at| at < len)
+}
+
+/// `key max_burst count period`
+const GROUP_LEN: usize = 4;
+
+fn parse_limit(max_burst: &[u8], count: &[u8], period: &[u8]) -> Result<Limit, Error> {
     let max_burst = parse_i64(max_burst).ok_or(Error::InvalidMaxBurst)?;
     let count = parse_i64(count).ok_or(Error::InvalidCount)?;
-    let period_ns = parse_i64(period)
-        .and_then(|seconds| seconds.checked_mul(NANOS_PER_SECOND))
-        .ok_or(Error::InvalidPeriod)?;
-    let quantity = match quantity {
-        Some(bytes) => parse_i64(bytes).ok_or(Error::InvalidQuantity)?,
-        None => 1,
-    };
-    Ok(Throttle {
-        limit: Limit::new(max_burst, count, period_ns)?,
-        quantity,
-    })
+    let period_ns = parse_seconds_as_nanos(period).ok_or(Error::InvalidPeriod)?;
+    Limit::new(max_burst, count, period_ns)
+}
+
+/// `[quantity] [MS]`: quantity defaults to 1, MS (any case) switches replies to milliseconds.
+fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit), Error> {
+    match *options {
+        [] => Ok((1, Unit::Seconds)),
+        [last] if is_ms(last) => Ok((1, Unit::Milliseconds)),
+        [quantity] => Ok((parse_quantity(quantity)?, Unit::Seconds)),
+        [quantity, option] => {
+            let quantity = parse_quantity(quantity)?;
+            if is_ms(option) {
+                Ok((quantity, Unit::Milliseconds))
+            } else {
+                Err(Error::UnknownOption)
+            }
+        }
+        _ => Err(too_many),
+    }
+}
+
+fn parse_quantity(bytes: &[u8]) -> Result<i64, Error> {
+    parse_i64(bytes).ok_or(Error::InvalidQuantity)
+}
+
+fn is_ms(bytes: &[u8]) -> bool {
+    bytes.eq_ignore_ascii_case(b"MS")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gcra::NANOS_PER_SECOND;
     use proptest::prelude::*;
 
     fn parse(args: &[&str]) -> Result<Throttle, Error> {
@@ -68,7 +153,7 @@ mod tests {
         let cases: [(&[&str], Error); 16] = [
             (&[], Error::WrongArity),
             (&["1", "1"], Error::WrongArity),
-            (&["1", "1", "1", "1", "1"], Error::WrongArity),
+            (&["1", "1", "1", "1", "1", "1"], Error::WrongArity),
             (&["x", "1", "1"], Error::InvalidMaxBurst),
             (&["-1", "1", "1"], Error::InvalidMaxBurst),
             (&["9223372036854775807", "1", "1"], Error::InvalidMaxBurst),
@@ -92,6 +177,130 @@ mod tests {
     }
 
     #[test]
+    fn ms_option_in_any_case_with_or_without_quantity() {
+        let cases: [(&[&str], i64, Unit); 6] = [
+            (&["15", "30", "60", "MS"], 1, Unit::Milliseconds),
+            (&["15", "30", "60", "ms"], 1, Unit::Milliseconds),
+            (&["15", "30", "60", "mS"], 1, Unit::Milliseconds),
+            (&["15", "30", "60", "3", "MS"], 3, Unit::Milliseconds),
+            (&["15", "30", "60", "0", "Ms"], 0, Unit::Milliseconds),
+            (&["15", "30", "60", "-2"], -2, Unit::Seconds),
+        ];
+        for (args, quantity, unit) in cases {
+            let throttle = parse(args).expect("valid");
+            assert_eq!(
+                (throttle.quantity, throttle.unit),
+                (quantity, unit),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_options_and_extra_arguments_are_errors() {
+        let cases: [(&[&str], Error); 5] = [
+            (&["1", "1", "1", "1", "SECONDS"], Error::UnknownOption),
+            (&["1", "1", "1", "1", "MSS"], Error::UnknownOption),
+            (&["1", "1", "1", "FOO"], Error::InvalidQuantity),
+            (&["1", "1", "1", "MS", "1"], Error::InvalidQuantity),
+            (&["1", "1", "1", "1", "MS", "MS"], Error::WrongArity),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(parse(args), Err(expected), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn fractional_periods_are_exact() {
+        let half = parse(&["4", "1", "0.5"]).expect("valid");
+        assert_eq!(half.limit, Limit::new(4, 1, 500_000_000).expect("valid"));
+        let odd = parse(&["0", "1", "1.000000001"]).expect("valid");
+        assert_eq!(odd.limit, Limit::new(0, 1, 1_000_000_001).expect("valid"));
+        for bad in [
+            "0",
+            "0.0",
+            "-0.5",
+            "1e3",
+            "nan",
+            "inf",
+            ".",
+            "1.",
+            "0.0000000001",
+        ] {
+            assert_eq!(parse(&["1", "1", bad]), Err(Error::InvalidPeriod), "{bad}");
+        }
+    }
+
+    fn parse_all(args: &[&str]) -> Result<ThrottleAll, Error> {
+        let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+        parse_throttle_all(&bytes)
+    }
+
+    #[test]
+    fn throttle_all_finds_each_group_and_the_options() {
+        let all = parse_all(&["2", "ka", "1", "1", "1", "kb", "5", "10", "0.5", "3", "MS"])
+            .expect("valid");
+        assert_eq!(all.quantity, 3);
+        assert_eq!(all.unit, Unit::Milliseconds);
+        assert_eq!(
+            all.limits,
+            vec![
+                (1, Limit::new(1, 1, NANOS_PER_SECOND).expect("valid")),
+                (5, Limit::new(5, 10, 500_000_000).expect("valid")),
+            ]
+        );
+        let one = parse_all(&["1", "k", "0", "1", "60"]).expect("valid");
+        assert_eq!(
+            (one.limits.len(), one.quantity, one.unit),
+            (1, 1, Unit::Seconds)
+        );
+    }
+
+    #[test]
+    fn throttle_all_rejects_bad_counts_groups_and_junk() {
+        let cases: [(&[&str], Error); 9] = [
+            (&[], Error::WrongArityAll),
+            (&["0"], Error::InvalidNumLimits),
+            (&["-1", "k", "1", "1", "1"], Error::InvalidNumLimits),
+            (&["x", "k", "1", "1", "1"], Error::InvalidNumLimits),
+            (&["2", "k", "1", "1", "1"], Error::InvalidNumLimits),
+            (
+                &["99999999999999999", "k", "1", "1", "1"],
+                Error::InvalidNumLimits,
+            ),
+            (&["1", "k", "1", "1", "x"], Error::InvalidPeriod),
+            (
+                &["1", "k", "1", "1", "1", "1", "MS", "junk"],
+                Error::WrongArityAll,
+            ),
+            (
+                &["1", "k", "1", "1", "1", "1", "junk"],
+                Error::UnknownOption,
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(parse_all(args), Err(expected), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn key_positions_follow_numlimits_and_stop_at_the_end() {
+        let positions = |args: &[&str]| -> Vec<usize> {
+            let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+            throttle_all_key_positions(&bytes).collect()
+        };
+        assert_eq!(
+            positions(&["2", "ka", "1", "1", "1", "kb", "1", "1", "1", "3", "MS"]),
+            [1, 5]
+        );
+        assert_eq!(positions(&["3", "ka", "1", "1", "1", "kb"]), [1, 5]);
+        assert_eq!(positions(&["x", "ka"]), Vec::<usize>::new());
+        assert_eq!(positions(&["-1", "ka"]), Vec::<usize>::new());
+        assert_eq!(positions(&["99999999999999999"]), Vec::<usize>::new());
+        assert_eq!(positions(&[]), Vec::<usize>::new());
+    }
+
+    #[test]
     fn non_utf8_arguments_are_errors() {
         let args: [&[u8]; 3] = [b"1", b"\xff\xfe", b"1"];
         assert_eq!(parse_throttle(&args), Err(Error::InvalidCount));
@@ -105,10 +314,11 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_on_arbitrary_bytes(
-            args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..22), 0..7)
+            args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..22), 0..12)
         ) {
             let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             let _ = parse_throttle(&slices);
+            let _ = parse_throttle_all(&slices);
         }
 
         #[test]

@@ -1,42 +1,95 @@
-//! CL.THROTTLE: parse -> read TAT -> decide -> write + replicate -> reply.
+//! The command handlers: parse -> read TATs -> decide -> write + replicate -> reply.
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::args::parse_throttle;
+use crate::args::{parse_throttle, parse_throttle_all, throttle_all_key_positions};
 use crate::error::Error;
-use crate::ffi::{self, Ctx, RString};
+use crate::ffi::{self, redis_api, Ctx, RString};
 use crate::store::LimiterKey;
-use crate::{clock, gcra};
+use crate::{clock, gcra, stats};
 
-/// Arguments after the key that any CL.THROTTLE form may take.
-const MAX_ARGS_AFTER_KEY: usize = 4;
+/// Arguments after the key that CL.THROTTLE may take: max_burst count period [quantity] [MS].
+const MAX_ARGS_AFTER_KEY: usize = 5;
 
-/// The handler Redis calls. Replies with five integers or one error, and never unwinds
-/// into Redis: a panic (a bug, none is reachable by design) becomes an error reply.
+/// `CL.THROTTLE key max_burst count period [quantity] [MS]`
 ///
 /// # Safety
 /// Called by Redis with a valid context and `argc` valid argument strings.
 pub unsafe extern "C" fn throttle_command(ctx: Ctx, argv: *mut RString, argc: c_int) -> c_int {
-    let outcome = catch_unwind(AssertUnwindSafe(|| throttle(ctx, argv, argc)));
-    match outcome.unwrap_or(Err(Error::Internal)) {
+    respond(ctx, || {
+        throttle(ctx, arguments(argv, argc, Error::WrongArity)?)
+    })
+}
+
+/// `CL.THROTTLEALL numlimits key max_burst count period [key ...] [quantity] [MS]`
+///
+/// # Safety
+/// Called by Redis with a valid context and `argc` valid argument strings.
+pub unsafe extern "C" fn throttle_all_command(ctx: Ctx, argv: *mut RString, argc: c_int) -> c_int {
+    if redis_api!(RedisModule_IsKeysPositionRequest(ctx)).unwrap_or(0) != 0 {
+        report_key_positions(ctx, argv, argc);
+        return ffi::OK;
+    }
+    respond(ctx, || {
+        throttle_all(ctx, arguments(argv, argc, Error::WrongArityAll)?)
+    })
+}
+
+/// Answers Redis's "where are the keys?" (COMMAND GETKEYS, cluster routing, ACL key checks).
+unsafe fn report_key_positions(ctx: Ctx, argv: *mut RString, argc: c_int) {
+    let Ok(args) = arguments(argv, argc, Error::WrongArityAll) else {
+        return;
+    };
+    let Ok(bytes) = args
+        .iter()
+        .map(|&arg| ffi::bytes(arg))
+        .collect::<Result<Vec<_>, Error>>()
+    else {
+        return;
+    };
+    for at in throttle_all_key_positions(&bytes) {
+        // +1: Redis counts the command name as position 0.
+        if let Ok(pos) = c_int::try_from(at + 1) {
+            let _ = redis_api!(RedisModule_KeyAtPos(ctx, pos));
+        }
+    }
+}
+
+/// Replies with five integers or one error, and never unwinds into Redis: a panic (a bug,
+/// none is reachable by design) becomes an error reply. Errors are returned before any write.
+unsafe fn respond(ctx: Ctx, handler: impl FnOnce() -> Result<[i64; 5], Error>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(handler)).unwrap_or(Err(Error::Internal)) {
         Ok(reply) => {
             if let Err(error) = ffi::reply_integers(ctx, &reply) {
                 ffi::reply_error(ctx, error);
             }
         }
-        Err(error) => ffi::reply_error(ctx, error),
+        Err(error) => {
+            stats::record_error();
+            ffi::reply_error(ctx, error);
+        }
     }
     ffi::OK
 }
 
-unsafe fn throttle(ctx: Ctx, argv: *mut RString, argc: c_int) -> Result<[i64; 5], Error> {
-    let argc = usize::try_from(argc).map_err(|_| Error::WrongArity)?;
-    if argv.is_null() {
-        return Err(Error::WrongArity);
+/// The arguments after the command name.
+unsafe fn arguments<'a>(
+    argv: *mut RString,
+    argc: c_int,
+    arity: Error,
+) -> Result<&'a [RString], Error> {
+    let argc = usize::try_from(argc).map_err(|_| arity)?;
+    if argv.is_null() || argc == 0 {
+        return Err(arity);
     }
-    let argv = std::slice::from_raw_parts(argv, argc);
-    let Some((&key, after_key)) = argv.get(1..).and_then(<[RString]>::split_first) else {
+    Ok(std::slice::from_raw_parts(argv, argc)
+        .get(1..)
+        .unwrap_or_default())
+}
+
+unsafe fn throttle(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
+    let Some((&key, after_key)) = args.split_first() else {
         return Err(Error::WrongArity);
     };
     if after_key.len() > MAX_ARGS_AFTER_KEY {
@@ -46,13 +99,52 @@ unsafe fn throttle(ctx: Ctx, argv: *mut RString, argc: c_int) -> Result<[i64; 5]
     for (slot, &arg) in bytes.iter_mut().zip(after_key) {
         *slot = ffi::bytes(arg)?;
     }
-    let given = bytes.get(..after_key.len()).ok_or(Error::WrongArity)?;
-    let request = parse_throttle(given)?;
+    let request = parse_throttle(bytes.get(..after_key.len()).ok_or(Error::WrongArity)?)?;
 
     let limiter = LimiterKey::open(ctx, key)?;
     let stored_tat = limiter.tat()?;
-    let now = clock::now_ns()?;
-    let decision = gcra::decide(&request.limit, request.quantity, stored_tat, now)?;
+    let decision = gcra::decide(
+        &request.limit,
+        request.quantity,
+        stored_tat,
+        clock::now_ns()?,
+    )?;
     limiter.apply(decision.write)?;
-    Ok(decision.reply_in_seconds())
+    stats::record(&decision, request.quantity);
+    Ok(decision.reply(request.unit))
+}
+
+unsafe fn throttle_all(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
+    let bytes = args
+        .iter()
+        .map(|&arg| ffi::bytes(arg))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let request = parse_throttle_all(&bytes)?;
+    let mut keys = Vec::with_capacity(request.limits.len());
+    for &(at, _) in &request.limits {
+        let (Some(&key), Some(&name)) = (args.get(at), bytes.get(at)) else {
+            return Err(Error::Internal);
+        };
+        // Two limits on one key would race on one TAT: refuse rather than guess.
+        if keys.iter().any(|&(_, seen)| seen == name) {
+            return Err(Error::DuplicateKey);
+        }
+        keys.push((key, name));
+    }
+
+    let limiters = keys
+        .iter()
+        .map(|&(key, _)| LimiterKey::open(ctx, key))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let states = limiters
+        .iter()
+        .zip(&request.limits)
+        .map(|(limiter, &(_, limit))| Ok((limit, limiter.tat()?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let (decision, writes) = gcra::decide_all(&states, request.quantity, clock::now_ns()?)?;
+    for (limiter, write) in limiters.iter().zip(writes) {
+        limiter.apply(write)?;
+    }
+    stats::record(&decision, request.quantity);
+    Ok(decision.reply(request.unit))
 }

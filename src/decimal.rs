@@ -29,6 +29,38 @@ fn accumulate(digits: &[u8], step: impl Fn(i64, i64) -> Option<i64>) -> Option<i
     })
 }
 
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+/// Nanoseconds are the finest unit: at most nine digits after the point.
+const MAX_FRACTION_DIGITS: usize = 9;
+
+/// Parses seconds written `[+]digits` or `[+]digits.digits` (up to nine fractional digits)
+/// into exact nanoseconds. No exponents, no `nan`/`inf`, no bare `.`, `1.` or `.5`.
+/// Negative values parse (and are rejected by the caller's range check).
+pub fn parse_seconds_as_nanos(bytes: &[u8]) -> Option<i64> {
+    let (whole, fraction) = match bytes.iter().position(|&b| b == b'.') {
+        Some(dot) => (bytes.get(..dot)?, Some(bytes.get(dot + 1..)?)),
+        None => (bytes, None),
+    };
+    let whole_ns = parse_i64(whole)?.checked_mul(NANOS_PER_SECOND)?;
+    let Some(fraction) = fraction else {
+        return Some(whole_ns);
+    };
+    // The whole part needs a digit right before the point ("-.5" and "+.5" are out too).
+    if fraction.is_empty()
+        || fraction.len() > MAX_FRACTION_DIGITS
+        || !whole.last()?.is_ascii_digit()
+    {
+        return None;
+    }
+    let scale = 10i64.checked_pow(u32::try_from(MAX_FRACTION_DIGITS - fraction.len()).ok()?)?;
+    let fraction_ns = parse_digits(fraction)?.checked_mul(scale)?;
+    if whole.first() == Some(&b'-') {
+        whole_ns.checked_sub(fraction_ns)
+    } else {
+        whole_ns.checked_add(fraction_ns)
+    }
+}
+
 /// Room for the 20 digits of u64::MAX.
 pub const MAX_DIGITS: usize = 20;
 
@@ -118,7 +150,62 @@ mod tests {
         assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
     }
 
+    #[test]
+    fn seconds_parse_exactly_into_nanoseconds() {
+        let cases: [(&[u8], i64); 10] = [
+            (b"1", 1_000_000_000),
+            (b"60", 60_000_000_000),
+            (b"0.5", 500_000_000),
+            (b"0.25", 250_000_000),
+            (b"1.000000001", 1_000_000_001),
+            (b"0.000000001", 1),
+            (b"+2.5", 2_500_000_000),
+            (b"-0.5", -500_000_000),
+            (b"9223372036.854775807", i64::MAX),
+            (b"0", 0),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_seconds_as_nanos(input), Some(expected), "{:?}", input);
+        }
+    }
+
+    #[test]
+    fn seconds_reject_inexact_or_odd_forms() {
+        let cases: [&[u8]; 16] = [
+            b"",
+            b".",
+            b"1.",
+            b".5",
+            b"+.5",
+            b"-.5",
+            b"1.0000000001",
+            b"1e3",
+            b"1.5e3",
+            b"nan",
+            b"inf",
+            b"1..5",
+            b"1.5.",
+            b" 1.5",
+            b"9223372036.854775808",
+            b"0x1p3",
+        ];
+        for input in cases {
+            assert_eq!(parse_seconds_as_nanos(input), None, "{:?}", input);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn seconds_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let _ = parse_seconds_as_nanos(&bytes);
+        }
+
+        #[test]
+        fn seconds_match_integer_arithmetic(whole in 0i64..9_223_372_036, fraction in 0i64..1_000_000_000) {
+            let text = format!("{whole}.{fraction:09}");
+            prop_assert_eq!(parse_seconds_as_nanos(text.as_bytes()), Some(whole * 1_000_000_000 + fraction));
+        }
+
         #[test]
         fn parse_agrees_with_std(value in any::<i64>()) {
             prop_assert_eq!(parse_i64(value.to_string().as_bytes()), Some(value));

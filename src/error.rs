@@ -8,6 +8,12 @@ use std::ffi::CStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     WrongArity,
+    WrongArityAll,
+    InvalidNumLimits,
+    /// A trailing argument that is not the MS option.
+    UnknownOption,
+    /// The same key twice in one CL.THROTTLEALL.
+    DuplicateKey,
     InvalidMaxBurst,
     InvalidCount,
     InvalidPeriod,
@@ -32,6 +38,16 @@ impl Error {
     pub fn message(self) -> &'static CStr {
         match self {
             Error::WrongArity => c"ERR wrong number of arguments for 'CL.THROTTLE' command",
+            Error::WrongArityAll => {
+                c"ERR wrong number of arguments for 'CL.THROTTLEALL' command"
+            }
+            Error::InvalidNumLimits => {
+                c"ERR invalid numlimits: expected an integer >= 1, followed by that many key max_burst count period groups"
+            }
+            Error::UnknownOption => c"ERR unknown option: the only option is MS",
+            Error::DuplicateKey => {
+                c"ERR the same key appears twice in CL.THROTTLEALL: give each limit its own key"
+            }
             Error::InvalidMaxBurst => {
                 c"ERR invalid max_burst: expected an integer from 0 to 9223372036854775806"
             }
@@ -39,10 +55,10 @@ impl Error {
                 c"ERR invalid count: expected an integer from 1 to 9223372036854775807"
             }
             Error::InvalidPeriod => {
-                c"ERR invalid period: expected an integer number of seconds from 1 to 9223372036"
+                c"ERR invalid period: expected seconds above 0 and up to 9223372036.854775807, with at most 9 decimals"
             }
             Error::InvalidQuantity => {
-                c"ERR invalid quantity: expected an integer from -9223372036854775808 to 9223372036854775807"
+                c"ERR invalid quantity: expected a 64-bit integer (or the option MS)"
             }
             Error::RateTooHigh => {
                 c"ERR invalid count: more than one token per nanosecond (count must not exceed period in nanoseconds)"
@@ -65,8 +81,12 @@ impl Error {
 mod tests {
     use super::*;
 
-    const ALL: [Error; 12] = [
+    const ALL: [Error; 16] = [
         Error::WrongArity,
+        Error::WrongArityAll,
+        Error::InvalidNumLimits,
+        Error::UnknownOption,
+        Error::DuplicateKey,
         Error::InvalidMaxBurst,
         Error::InvalidCount,
         Error::InvalidPeriod,
@@ -100,6 +120,8 @@ mod tests {
             (Error::InvalidPeriod, "period"),
             (Error::InvalidQuantity, "quantity"),
             (Error::RateTooHigh, "count"),
+            (Error::InvalidNumLimits, "numlimits"),
+            (Error::UnknownOption, "MS"),
         ];
         for (error, argument) in named {
             let text = error.message().to_str().expect("ASCII message");

@@ -134,15 +134,33 @@ fn narrow(value: i128) -> Result<i64, Error> {
     i64::try_from(value).map_err(|_| Error::Overflow)
 }
 
+/// The unit of retry_after and reset_after in a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// redis-cell's: whole milliseconds, then rounded up to seconds.
+    Seconds,
+    /// Rounded up: any sub-millisecond remainder counts as a millisecond.
+    Milliseconds,
+}
+
 impl Decision {
     /// The five integers of redis-cell's reply, durations in seconds.
     pub fn reply_in_seconds(&self) -> [i64; 5] {
+        self.reply(Unit::Seconds)
+    }
+
+    /// `[limited, limit, remaining, retry_after, reset_after]`, durations in `unit`.
+    pub fn reply(&self, unit: Unit) -> [i64; 5] {
+        let convert = match unit {
+            Unit::Seconds => seconds_rounded_up,
+            Unit::Milliseconds => milliseconds_rounded_up,
+        };
         [
             i64::from(self.limited),
             self.limit,
             self.remaining,
-            self.retry_after_ns.map_or(-1, seconds_rounded_up),
-            seconds_rounded_up(self.reset_after_ns),
+            self.retry_after_ns.map_or(-1, convert),
+            convert(self.reset_after_ns),
         ]
     }
 }
@@ -152,6 +170,77 @@ pub fn seconds_rounded_up(ns: i64) -> i64 {
     let millis = ns.max(0) / NANOS_PER_MILLI;
     // At most i64::MAX / 10^6 + 999: cannot overflow.
     (millis + 999) / 1000
+}
+
+pub fn milliseconds_rounded_up(ns: i64) -> i64 {
+    let ns = ns.max(0);
+    ns / NANOS_PER_MILLI + i64::from(ns % NANOS_PER_MILLI != 0)
+}
+
+/// Decides one request against several limits at once (CL.THROTTLEALL): it is allowed only
+/// if every limit allows it, and then every limit is charged; otherwise nothing is.
+///
+/// `states` pairs each limit with its stored TAT. Returns the combined decision and, when
+/// allowed, one write per limit (in order); when limited, no writes at all.
+pub fn decide_all(
+    states: &[(Limit, Option<i64>)],
+    quantity: i64,
+    now: i64,
+) -> Result<(Decision, Vec<Write>), Error> {
+    let decisions = states
+        .iter()
+        .map(|(limit, tat)| decide(limit, quantity, *tat, now))
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !decisions.iter().any(|d| d.limited) {
+        let writes = decisions.iter().map(|d| d.write).collect();
+        return Ok((combine(&decisions), writes));
+    }
+    // Nothing is charged, so limits that would have allowed report their state as it is.
+    let uncharged = states
+        .iter()
+        .zip(&decisions)
+        .map(|((limit, tat), decision)| {
+            if decision.limited {
+                Ok(*decision)
+            } else {
+                decide(limit, 0, *tat, now)
+            }
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((combine(&uncharged), Vec::new()))
+}
+
+/// The combining rule of CL.THROTTLEALL's reply:
+/// - limited if any limit is limited;
+/// - limit and remaining of the limit with the least remaining (the first on ties);
+/// - retry_after the largest among the limited ones, or "never" if any of them can never fit;
+/// - reset_after the largest of all.
+pub fn combine(decisions: &[Decision]) -> Decision {
+    let tightest = decisions.iter().reduce(|best, d| {
+        if d.remaining < best.remaining {
+            d
+        } else {
+            best
+        }
+    });
+    let limited: Vec<&Decision> = decisions.iter().filter(|d| d.limited).collect();
+    let retry_after_ns = if limited.iter().any(|d| d.retry_after_ns.is_none()) {
+        None
+    } else {
+        limited.iter().filter_map(|d| d.retry_after_ns).max()
+    };
+    Decision {
+        limited: !limited.is_empty(),
+        limit: tightest.map_or(0, |d| d.limit),
+        remaining: tightest.map_or(0, |d| d.remaining),
+        retry_after_ns,
+        reset_after_ns: decisions
+            .iter()
+            .map(|d| d.reset_after_ns)
+            .max()
+            .unwrap_or(0),
+        write: Write::Nothing,
+    }
 }
 
 #[cfg(test)]

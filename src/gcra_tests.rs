@@ -294,3 +294,111 @@ proptest! {
         prop_assert!(allowed <= burst + 1 + (now - T0) / interval);
     }
 }
+
+#[test]
+fn milliseconds_round_up_any_remainder() {
+    assert_eq!(milliseconds_rounded_up(0), 0);
+    assert_eq!(milliseconds_rounded_up(1), 1);
+    assert_eq!(milliseconds_rounded_up(MS), 1);
+    assert_eq!(milliseconds_rounded_up(MS + 1), 2);
+    assert_eq!(milliseconds_rounded_up(i64::MAX), 9_223_372_036_855);
+    assert_eq!(milliseconds_rounded_up(-1), 0);
+}
+
+#[test]
+fn ms_reply_of_100_per_second() {
+    let limit = Limit::new(10, 100, S).expect("valid");
+    let decision = decide(&limit, 1, None, T0).expect("decision");
+    assert_eq!(decision.reply(Unit::Milliseconds), [0, 11, 10, -1, 10]);
+    assert_eq!(decision.reply(Unit::Seconds), [0, 11, 10, -1, 1]);
+}
+
+#[test]
+fn half_second_period() {
+    let limit = Limit::new(4, 1, S / 2).expect("valid");
+    assert_eq!(
+        decide(&limit, 1, None, T0)
+            .expect("decision")
+            .reply(Unit::Seconds),
+        [0, 5, 4, -1, 1]
+    );
+    let quarter = Limit::new(4, 1, S / 4).expect("valid");
+    assert_eq!(
+        decide(&quarter, 1, None, T0)
+            .expect("decision")
+            .reply(Unit::Milliseconds)[4],
+        250
+    );
+}
+
+fn decision(limited: bool, remaining: i64, retry: Option<i64>, reset: i64) -> Decision {
+    Decision {
+        limited,
+        limit: 100 + remaining,
+        remaining,
+        retry_after_ns: retry,
+        reset_after_ns: reset,
+        write: Write::Nothing,
+    }
+}
+
+#[test]
+fn combine_takes_the_tightest_limit_and_the_longest_waits() {
+    let combined = combine(&[
+        decision(false, 5, None, 10),
+        decision(true, 2, Some(7), 30),
+        decision(true, 2, Some(9), 20),
+        decision(false, 3, None, 40),
+    ]);
+    assert!(combined.limited);
+    assert_eq!(
+        (combined.limit, combined.remaining),
+        (102, 2),
+        "first of the ties"
+    );
+    assert_eq!(combined.retry_after_ns, Some(9));
+    assert_eq!(combined.reset_after_ns, 40);
+}
+
+#[test]
+fn combine_says_never_if_any_limited_limit_can_never_fit() {
+    let combined = combine(&[decision(true, 0, Some(7), 1), decision(true, 4, None, 2)]);
+    assert_eq!(combined.retry_after_ns, None);
+    let allowed = combine(&[decision(false, 1, None, 1), decision(false, 0, None, 2)]);
+    assert!(!allowed.limited);
+    assert_eq!(
+        (
+            allowed.remaining,
+            allowed.retry_after_ns,
+            allowed.reset_after_ns
+        ),
+        (0, None, 2)
+    );
+}
+
+#[test]
+fn several_limits_are_all_or_nothing() {
+    let per_second = Limit::new(1, 1, S).expect("valid");
+    let per_minute = Limit::new(2, 3, 60 * S).expect("valid");
+    let mut tats = [None, None];
+    let call = |now: i64, tats: &mut [Option<i64>; 2]| {
+        let states = [(per_second, tats[0]), (per_minute, tats[1])];
+        let (decision, writes) = decide_all(&states, 1, now).expect("decision");
+        for (tat, write) in tats.iter_mut().zip(&writes) {
+            if let Write::Set(new_tat) = write {
+                *tat = Some(*new_tat);
+            }
+        }
+        (decision.reply_in_seconds(), writes.len())
+    };
+    // Per second (capacity 2) is the tightest at first; reset follows per minute (20 s a token).
+    assert_eq!(call(T0, &mut tats), ([0, 2, 1, -1, 20], 2));
+    assert_eq!(call(T0, &mut tats), ([0, 2, 0, -1, 40], 2));
+    let before = tats;
+    // Per second is now exhausted: limited, nothing charged anywhere.
+    assert_eq!(call(T0, &mut tats), ([1, 2, 0, 1, 40], 0));
+    assert_eq!(tats, before);
+    assert_eq!(call(T0 + 2 * S, &mut tats), ([0, 3, 0, -1, 58], 2));
+    // Per minute is exhausted now; per second alone would allow.
+    assert_eq!(call(T0 + 4 * S, &mut tats), ([1, 3, 0, 16, 56], 0));
+}

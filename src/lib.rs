@@ -14,14 +14,18 @@
 pub mod args;
 mod clock;
 mod command;
+mod command_info;
 pub mod decimal;
 pub mod error;
 mod ffi;
 pub mod gcra;
+mod stats;
 mod store;
 
 use std::ffi::CStr;
+use std::os::raw::c_int;
 
+use redis_module::raw::RedisModuleCommand;
 use redis_module::{redis_module, Context, RedisString, Status};
 
 use crate::ffi::{has_api, redis_api, OK};
@@ -61,27 +65,41 @@ const fn parse_version_part(part: &str) -> i32 {
 
 struct CommandSpec {
     name: &'static CStr,
+    handler: unsafe extern "C" fn(ffi::Ctx, *mut ffi::RString, c_int) -> c_int,
     flags: &'static CStr,
-    /// Shown as @write @fast on Redis 7.2+ and Valkey; Redis 7.0 has no such API.
+    /// First key, last key, step: the legacy key positions (0 0 0 when a key spec says it).
+    keys: (c_int, c_int, c_int),
+    /// Shown on Redis 7.2+ and Valkey; Redis 7.0 has no API for module ACL categories.
     acl_categories: &'static CStr,
+    describe: unsafe fn(*mut RedisModuleCommand) -> Result<(), error::Error>,
 }
 
-const THROTTLE: CommandSpec = CommandSpec {
-    name: c"CL.THROTTLE",
-    flags: c"write deny-oom fast",
-    acl_categories: c"write fast",
-};
+const COMMANDS: [CommandSpec; 2] = [
+    CommandSpec {
+        name: c"CL.THROTTLE",
+        handler: command::throttle_command,
+        flags: c"write deny-oom fast",
+        keys: (1, 1, 1),
+        acl_categories: c"write fast",
+        describe: command_info::describe_throttle,
+    },
+    CommandSpec {
+        name: c"CL.THROTTLEALL",
+        handler: command::throttle_all_command,
+        // O(numlimits), so not "fast"; its keys are reported by the handler (see command_info).
+        flags: c"write deny-oom getkeys-api",
+        keys: (0, 0, 0),
+        acl_categories: c"write",
+        describe: command_info::describe_throttle_all,
+    },
+];
 
 /// Registers the commands with our own handlers, which read argv in place instead of
-/// copying it into a Vec per call.
+/// copying it into a Vec per call, plus the INFO section.
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // SAFETY: ctx.ctx is the context Redis passed to RedisModule_OnLoad.
-    if unsafe { store::init(ctx.ctx) }.is_err() {
-        ctx.log_warning("redis-gcra: could not prepare key storage (Redis 7.0 or newer is needed)");
-        return Status::Err;
-    }
-    // SAFETY: as above.
-    match unsafe { register(ctx, &THROTTLE) } {
+    let loaded = unsafe { load(ctx) };
+    match loaded {
         Ok(()) => Status::Ok,
         Err(reason) => {
             ctx.log_warning(reason);
@@ -90,44 +108,59 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     }
 }
 
-unsafe fn register(ctx: &Context, spec: &CommandSpec) -> Result<(), &'static str> {
-    const MISSING: &str = "redis-gcra: this server is too old (Redis 7.0 or newer is needed)";
+unsafe fn load(ctx: &Context) -> Result<(), &'static str> {
+    const TOO_OLD: &str = "redis-gcra: this server is too old (Redis 7.0 or newer is needed)";
     // Refuse to load rather than fail on the first call.
     let needed = [
         has_api!(RedisModule_SetAbsExpire),
         has_api!(RedisModule_StringDMA),
         has_api!(RedisModule_StringTruncate),
         has_api!(RedisModule_Replicate),
+        has_api!(RedisModule_SetCommandInfo),
     ];
     if needed.contains(&false) {
-        return Err(MISSING);
+        return Err(TOO_OLD);
     }
+    store::init(ctx.ctx).map_err(|_| TOO_OLD)?;
+    for spec in &COMMANDS {
+        register(ctx, spec)?;
+    }
+    // Replaces the redis-module crate's empty INFO callback with ours.
+    redis_api!(RedisModule_RegisterInfoFunc(ctx.ctx, Some(stats::info))).map_err(|_| TOO_OLD)?;
+    Ok(())
+}
+
+unsafe fn register(ctx: &Context, spec: &CommandSpec) -> Result<(), &'static str> {
+    const FAILED: &str = "redis-gcra: could not register its commands (is redis-cell loaded too?)";
+    let (first, last, step) = spec.keys;
     let created = redis_api!(RedisModule_CreateCommand(
         ctx.ctx,
         spec.name.as_ptr(),
-        Some(command::throttle_command),
+        Some(spec.handler),
         spec.flags.as_ptr(),
-        1,
-        1,
-        1,
+        first,
+        last,
+        step,
     ))
-    .map_err(|_| MISSING)?;
-    if created != OK {
-        return Err("redis-gcra: could not create CL.THROTTLE (is redis-cell loaded too?)");
-    }
-    let Some(set_categories) = redis_module::raw::RedisModule_SetCommandACLCategories else {
-        return Ok(());
-    };
+    .map_err(|_| FAILED)?;
     let command =
-        redis_api!(RedisModule_GetCommand(ctx.ctx, spec.name.as_ptr())).map_err(|_| MISSING)?;
-    if command.is_null() || set_categories(command, spec.acl_categories.as_ptr()) != OK {
-        ctx.log_warning("redis-gcra: could not set ACL categories; continuing without them");
+        redis_api!(RedisModule_GetCommand(ctx.ctx, spec.name.as_ptr())).map_err(|_| FAILED)?;
+    if created != OK || command.is_null() {
+        return Err(FAILED);
+    }
+    (spec.describe)(command)
+        .map_err(|_| "redis-gcra: could not describe its commands (COMMAND DOCS, key specs)")?;
+    if let Some(set_categories) = redis_module::raw::RedisModule_SetCommandACLCategories {
+        if set_categories(command, spec.acl_categories.as_ptr()) != OK {
+            ctx.log_warning("redis-gcra: could not set ACL categories; continuing without them");
+        }
     }
     Ok(())
 }
 
 redis_module! {
-    name: "redis-gcra",
+    // Short and without a dash: INFO prefixes our fields with it (gcra_allowed, ...).
+    name: "gcra",
     version: MODULE_VERSION,
     allocator: (Allocator, ALLOCATOR),
     data_types: [],

@@ -420,8 +420,8 @@ fn registered_like_a_redis_command() {
     };
     let ours = modules
         .iter()
-        .find(|m| field(m, "name") == Some(Value::BulkString(b"redis-gcra".to_vec())))
-        .expect("redis-gcra in MODULE LIST");
+        .find(|m| field(m, "name") == Some(Value::BulkString(b"gcra".to_vec())))
+        .expect("gcra in MODULE LIST");
     let version = env!("CARGO_PKG_VERSION").split('.').fold(0, |acc, part| {
         acc * 100 + part.parse::<i64>().expect("numeric version")
     });

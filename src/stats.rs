@@ -1,0 +1,81 @@
+//! Counters of decisions, shown by INFO in the section `gcra_stats`.
+//!
+//! Commands run on Redis's main thread only, so each counter is bumped with a relaxed load
+//! and store (no locked instruction on the hot path); atomics just make the statics safe.
+
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use redis_module::raw::RedisModuleInfoCtx;
+
+use crate::ffi::redis_api;
+use crate::gcra::Decision;
+
+static ALLOWED: AtomicU64 = AtomicU64::new(0);
+static LIMITED: AtomicU64 = AtomicU64::new(0);
+static PEEKED: AtomicU64 = AtomicU64::new(0);
+static REFUNDED: AtomicU64 = AtomicU64::new(0);
+static ERRORS: AtomicU64 = AtomicU64::new(0);
+
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+/// Counts one call's (combined) decision.
+pub fn record(decision: &Decision, quantity: i64) {
+    bump(match quantity {
+        _ if decision.limited => &LIMITED,
+        0 => &PEEKED,
+        q if q < 0 => &REFUNDED,
+        _ => &ALLOWED,
+    });
+}
+
+pub fn record_error() {
+    bump(&ERRORS);
+}
+
+/// INFO callback. Redis prefixes each field with the module name: `gcra_allowed` etc.
+///
+/// # Safety
+/// Called by Redis with a valid INFO context.
+pub unsafe extern "C" fn info(ctx: *mut RedisModuleInfoCtx, _for_crash_report: c_int) {
+    let _ = redis_api!(RedisModule_InfoAddSection(ctx, c"stats".as_ptr()));
+    let fields = [
+        (c"allowed", &ALLOWED),
+        (c"limited", &LIMITED),
+        (c"peeked", &PEEKED),
+        (c"refunded", &REFUNDED),
+        (c"errors", &ERRORS),
+    ];
+    for (name, counter) in fields {
+        let _ = redis_api!(RedisModule_InfoAddFieldULongLong(
+            ctx,
+            name.as_ptr(),
+            counter.load(Relaxed)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gcra::{decide, Limit};
+
+    #[test]
+    fn each_call_lands_in_one_counter() {
+        let limit = Limit::new(0, 1, 60_000_000_000).expect("valid");
+        let snapshot = || [&ALLOWED, &LIMITED, &PEEKED, &REFUNDED].map(|c| c.load(Relaxed));
+        let before = snapshot();
+        let allowed = decide(&limit, 1, None, 1).expect("decision");
+        record(&allowed, 1);
+        let limited = decide(&limit, 1, Some(60_000_000_001), 1).expect("decision");
+        record(&limited, 1);
+        record(&decide(&limit, 0, None, 1).expect("decision"), 0);
+        record(&decide(&limit, -1, None, 1).expect("decision"), -1);
+        let after = snapshot();
+        for (b, a) in before.iter().zip(after) {
+            assert_eq!(a, b + 1);
+        }
+    }
+}
