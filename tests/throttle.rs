@@ -129,10 +129,15 @@ fn bad_arguments_are_named_and_write_nothing() {
     let mut con = server.connect();
     throttle(&mut con, b"existing", &["5", "1", "60"]);
     let before = snapshot(&mut con, b"existing");
-    let cases: [(&[&[u8]], &str); 14] = [
+    let cases: [(&[&[u8]], &str); 16] = [
         (&[], "wrong number of arguments"),
         (&[b"1", b"1"], "wrong number of arguments"),
-        (&[b"1", b"1", b"1", b"1", b"1"], "wrong number of arguments"),
+        (
+            &[b"1", b"1", b"1", b"1", b"MS", b"1"],
+            "wrong number of arguments",
+        ),
+        (&[b"1", b"1", b"1", b"1", b"SECONDS"], "unknown option"),
+        (&[b"1", b"1", b"0.0000000001"], "period"),
         (&[b"x", b"1", b"1"], "max_burst"),
         (&[b"-1", b"1", b"1"], "max_burst"),
         (&[b"1.5", b"1", b"1"], "max_burst"),

@@ -17,12 +17,14 @@ pub use redis::{Connection, Value};
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A port that nothing listens on, from a per-process range so parallel runs don't collide.
+/// Its cluster bus port (+10000, at most 65535) must be free too.
 fn free_port() -> u16 {
-    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    let base = 20_000 + (std::process::id() % 250) as u16 * 100;
     loop {
         let offset = NEXT_PORT.fetch_add(1, Ordering::SeqCst) % 100;
         let port = base + offset;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
             return port;
         }
     }
