@@ -402,3 +402,33 @@ fn several_limits_are_all_or_nothing() {
     // Per minute is exhausted now; per second alone would allow.
     assert_eq!(call(T0 + 4 * S, &mut tats), ([1, 3, 0, 16, 56], 0));
 }
+
+proptest! {
+    /// CL.THROTTLEALL charges every limit or none, and its reply is never looser than any limit.
+    #[test]
+    fn decide_all_is_all_or_nothing(
+        limits in proptest::collection::vec((0i64..50, 1i64..100, 1i64..3600, -3_600i64..3_600), 1..6),
+        quantity in -5i64..20,
+    ) {
+        let states: Vec<(Limit, Option<i64>)> = limits
+            .iter()
+            .map(|&(burst, count, period_s, ahead_s)| {
+                let limit = Limit::new(burst, count, period_s * S).expect("valid");
+                (limit, Some(T0 + ahead_s * S))
+            })
+            .collect();
+        let (combined, writes) = decide_all(&states, quantity, T0).expect("in range");
+        let singles: Vec<Decision> = states
+            .iter()
+            .map(|(limit, tat)| decide(limit, quantity, *tat, T0).expect("in range"))
+            .collect();
+        prop_assert_eq!(combined.limited, singles.iter().any(|d| d.limited));
+        if combined.limited {
+            prop_assert!(writes.is_empty());
+        } else {
+            prop_assert_eq!(writes, singles.iter().map(|d| d.write).collect::<Vec<_>>());
+            prop_assert_eq!(combined.remaining, singles.iter().map(|d| d.remaining).min().unwrap_or(0));
+            prop_assert_eq!(combined.reset_after_ns, singles.iter().map(|d| d.reset_after_ns).max().unwrap_or(0));
+        }
+    }
+}
