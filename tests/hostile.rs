@@ -1,0 +1,282 @@
+//! Bounded black-box fuzzing of a live server: random argument vectors against keys of every
+//! type and corrupt or extreme stored values. The server must answer every call sanely and
+//! stay up, and every key the module wrote must have an expiry.
+//!
+//! `FUZZ_SEED=<n>` replays a run; `FUZZ_CALLS=<n>` changes its length (default 4000).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+
+/// xorshift64*: small, seedable, good enough to pick test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const KEYS: [&[u8]; 14] = [
+    b"list",
+    b"hash",
+    b"set",
+    b"zset",
+    b"stream",
+    b"corrupt:word",
+    b"corrupt:empty",
+    b"corrupt:negative",
+    b"corrupt:decimal",
+    b"corrupt:huge",
+    b"corrupt:binary",
+    b"tat:past",
+    b"tat:future",
+    b"fresh",
+];
+
+fn prepare(con: &mut Connection) -> HashMap<Vec<u8>, Option<Vec<u8>>> {
+    let run = |con: &mut Connection, args: &[&[u8]]| {
+        redis::cmd(std::str::from_utf8(args[0]).expect("ascii"))
+            .arg(&args[1..])
+            .query::<()>(con)
+            .expect("setup");
+    };
+    run(con, &[b"RPUSH", b"list", b"a"]);
+    run(con, &[b"HSET", b"hash", b"f", b"v"]);
+    run(con, &[b"SADD", b"set", b"m"]);
+    run(con, &[b"ZADD", b"zset", b"1", b"m"]);
+    run(con, &[b"XADD", b"stream", b"*", b"f", b"v"]);
+    let strings: [(&[u8], &[u8]); 8] = [
+        (b"corrupt:word", b"foo"),
+        (b"corrupt:empty", b""),
+        (b"corrupt:negative", b"-5"),
+        (b"corrupt:decimal", b"1.5"),
+        (b"corrupt:huge", b"99999999999999999999"),
+        (b"corrupt:binary", b"\xff\x00\x7f"),
+        (b"tat:past", b"0"),
+        (b"tat:future", b"9223372036854775807"),
+    ];
+    for (key, value) in strings {
+        run(con, &[b"SET", key, value]);
+    }
+    KEYS.iter().map(|k| (k.to_vec(), get_any(con, k))).collect()
+}
+
+/// The value of a string key, or None for a missing key or another type.
+fn get_any(con: &mut Connection, key: &[u8]) -> Option<Vec<u8>> {
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<Vec<u8>>>(con)
+        .ok()
+        .flatten()
+}
+
+fn argument(rng: &mut Rng) -> Vec<u8> {
+    let edges: [&[u8]; 24] = [
+        b"0",
+        b"1",
+        b"-1",
+        b"2",
+        b"15",
+        b"60",
+        b"9223372036854775807",
+        b"9223372036854775806",
+        b"-9223372036854775808",
+        b"9223372036854775808",
+        b"1000000000",
+        b"0.5",
+        b"1.000000001",
+        b"0.0000000001",
+        b"",
+        b" ",
+        b" 1",
+        b"1e3",
+        b"nan",
+        b"inf",
+        b"MS",
+        b"ms",
+        b"\xff\xfe",
+        b"+7",
+    ];
+    match rng.below(4) {
+        0 => rng.next().to_string().into_bytes(),
+        1 => (rng.next() as i64 % 1000).to_string().into_bytes(),
+        2 => (0..rng.below(6)).map(|_| rng.next() as u8).collect(),
+        _ => rng.pick(&edges).to_vec(),
+    }
+}
+
+/// Mostly a plausible value, sometimes a hostile one.
+fn field(rng: &mut Rng, plausible: &[&str]) -> Vec<u8> {
+    if rng.below(8) == 0 {
+        argument(rng)
+    } else {
+        rng.pick(plausible).as_bytes().to_vec()
+    }
+}
+
+/// Half the time one of a few limiter keys, else one of the prepared hostile keys.
+fn key(rng: &mut Rng) -> Vec<u8> {
+    if rng.below(2) == 0 {
+        format!("k:{}", rng.below(40)).into_bytes()
+    } else {
+        rng.pick(&KEYS).to_vec()
+    }
+}
+
+fn limit_group(rng: &mut Rng, cmd: &mut redis::Cmd) {
+    cmd.arg(key(rng));
+    cmd.arg(field(rng, &["0", "1", "4", "15", "100"]));
+    cmd.arg(field(rng, &["1", "2", "30", "1000"]));
+    cmd.arg(field(rng, &["1", "60", "0.5", "2", "86400"]));
+}
+
+fn options(rng: &mut Rng, cmd: &mut redis::Cmd) {
+    if rng.below(2) == 0 {
+        cmd.arg(field(rng, &["1", "0", "-1", "3", "-100"]));
+    }
+    if rng.below(3) == 0 {
+        cmd.arg(field(rng, &["MS", "ms"]));
+    }
+}
+
+/// A third are shaped like real calls with mutated fields, a third CL.THROTTLEALL likewise,
+/// a third arbitrary arity and bytes.
+fn random_command(rng: &mut Rng) -> redis::Cmd {
+    match rng.below(3) {
+        0 => {
+            let mut cmd = redis::cmd("CL.THROTTLE");
+            limit_group(rng, &mut cmd);
+            options(rng, &mut cmd);
+            cmd
+        }
+        1 => {
+            let mut cmd = redis::cmd("CL.THROTTLEALL");
+            let groups = 1 + rng.below(3);
+            cmd.arg(field(rng, &[&groups.to_string()]));
+            for _ in 0..groups {
+                limit_group(rng, &mut cmd);
+            }
+            options(rng, &mut cmd);
+            cmd
+        }
+        _ => {
+            let mut cmd = redis::cmd(if rng.below(2) == 0 {
+                "CL.THROTTLE"
+            } else {
+                "CL.THROTTLEALL"
+            });
+            for _ in 0..rng.below(10) {
+                if rng.below(3) == 0 {
+                    cmd.arg(key(rng));
+                } else {
+                    cmd.arg(argument(rng));
+                }
+            }
+            cmd
+        }
+    }
+}
+
+/// Checks one reply; true when it was a decision (not an error).
+fn check_reply(cmd: &redis::Cmd, result: redis::RedisResult<Value>) -> bool {
+    let value = match result {
+        Err(e) => {
+            let code = e.code().unwrap_or("?");
+            assert!(
+                matches!(code, "ERR" | "WRONGTYPE"),
+                "{cmd:?}: unexpected error {e}"
+            );
+            return false;
+        }
+        Ok(value) => value,
+    };
+    let Value::Array(items) = &value else {
+        panic!("{cmd:?}: not an array: {value:?}")
+    };
+    let ints: Vec<i64> = items
+        .iter()
+        .map(|v| match v {
+            Value::Int(i) => *i,
+            other => panic!("{cmd:?}: not an integer: {other:?}"),
+        })
+        .collect();
+    let [limited, limit, remaining, retry, reset] = ints[..] else {
+        panic!("{cmd:?}: {ints:?}")
+    };
+    assert!(limited == 0 || limited == 1, "{cmd:?}: {ints:?}");
+    assert!(
+        limit >= 1 && (0..=limit).contains(&remaining),
+        "{cmd:?}: {ints:?}"
+    );
+    assert!(retry >= -1 && reset >= 0, "{cmd:?}: {ints:?}");
+    assert!(limited == 1 || retry == -1, "{cmd:?}: {ints:?}");
+    true
+}
+
+#[test]
+fn random_arguments_never_hurt_the_server() {
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| (wall_clock_ns() as u64) | 1);
+    let calls: usize = std::env::var("FUZZ_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4000);
+    eprintln!("hostile: FUZZ_SEED={seed} FUZZ_CALLS={calls}");
+    let server = Server::start();
+    let mut con = server.connect();
+    let before = prepare(&mut con);
+    let mut rng = Rng(seed);
+    let mut decisions = 0;
+    for _ in 0..calls {
+        let cmd = random_command(&mut rng);
+        let result = cmd.query::<Value>(&mut con);
+        decisions += usize::from(check_reply(&cmd, result));
+    }
+    eprintln!("hostile: {decisions} of {calls} calls reached a decision");
+    // Many vectors are rejected by the parser; enough must get through to the store.
+    assert!(
+        decisions * 10 >= calls,
+        "only {decisions} decisions (seed {seed})"
+    );
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).expect("PING"),
+        "PONG",
+        "seed {seed}"
+    );
+
+    // Other types and corrupt values are untouched; what the module wrote expires.
+    for key in KEYS {
+        let now = get_any(&mut con, key);
+        let was = &before[key];
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut con).expect("PTTL");
+        if key.starts_with(b"corrupt:") || !key.starts_with(b"tat:") && key != b"fresh" {
+            assert_eq!(&now, was, "{key:?} changed (seed {seed})");
+        } else if now.is_some() && &now != was {
+            assert!(
+                ttl > 0,
+                "{key:?} was written without an expiry (seed {seed})"
+            );
+        }
+    }
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut con).expect("KEYS");
+    for key in keys.iter().filter(|k| !KEYS.contains(&k.as_slice())) {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut con).expect("PTTL");
+        assert!(ttl > 0 || ttl == -2, "{key:?} has no expiry (seed {seed})");
+    }
+}
