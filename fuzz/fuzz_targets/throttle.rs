@@ -1,0 +1,66 @@
+//! Arguments, stored values and the clock reading, through the parser, the core and the
+//! reply, as the command handlers drive them. Any panic or broken invariant is a crash.
+//!
+//! Input: byte 0 picks the command (even: CL.THROTTLE, odd: CL.THROTTLEALL); the rest splits
+//! on NUL into: now (decimal ns), stored TATs (comma-separated, empty = absent key), then
+//! the command's arguments after its name (after the key for CL.THROTTLE).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redis_gcra::args::{parse_throttle, parse_throttle_all};
+use redis_gcra::decimal::{parse_digits, parse_i64};
+use redis_gcra::gcra::{decide, decide_all, Decision, Write};
+
+/// 2025-11-23, used when the input's clock field is not a usable time.
+const DEFAULT_NOW: i64 = 1_763_856_000_000_000_000;
+
+fn check(decision: &Decision, reply: [i64; 5], now: i64) {
+    let [limited, limit, remaining, retry, reset] = reply;
+    assert!(limited == 0 || limited == 1);
+    assert!(limit >= 1 && (0..=limit).contains(&remaining), "{reply:?}");
+    assert!(retry >= -1 && reset >= 0, "{reply:?}");
+    assert!(limited == 1 || retry == -1, "{reply:?}");
+    if let Write::Set(tat) = decision.write {
+        assert!(tat > now && !decision.limited, "{decision:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut fields = rest.split(|&b| b == 0);
+    let now = fields
+        .next()
+        .and_then(parse_i64)
+        .filter(|now| *now >= 0)
+        .unwrap_or(DEFAULT_NOW);
+    // A stored value that is not a TAT is an error reply before any decision, as in the store.
+    let Some(stored) = fields
+        .next()
+        .unwrap_or_default()
+        .split(|&b| b == b',')
+        .map(|v| if v.is_empty() { Some(None) } else { parse_digits(v).map(Some) })
+        .collect::<Option<Vec<Option<i64>>>>()
+    else {
+        return;
+    };
+    let args: Vec<&[u8]> = fields.collect();
+    let tat_for = |i: usize| stored.get(i).copied().flatten();
+
+    if mode % 2 == 0 {
+        let Ok(request) = parse_throttle(&args) else { return };
+        if let Ok(decision) = decide(&request.limit, request.quantity, tat_for(0), now) {
+            check(&decision, decision.reply(request.unit), now);
+        }
+    } else {
+        let Ok(request) = parse_throttle_all(&args) else { return };
+        let states: Vec<_> = request.limits.iter().enumerate().map(|(i, (_, limit))| (*limit, tat_for(i))).collect();
+        if let Ok((decision, writes)) = decide_all(&states, request.quantity, now) {
+            assert!(!decision.limited || writes.is_empty());
+            assert!(decision.limited || writes.len() == states.len());
+            check(&decision, decision.reply(request.unit), now);
+        }
+    }
+});
