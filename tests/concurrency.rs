@@ -47,10 +47,16 @@ fn hammer(server: &Server, key: &'static str) -> (i64, Duration) {
 fn assert_exact(allowed: i64, elapsed: Duration) {
     let ideal = CAPACITY + (elapsed.as_nanos() / INTERVAL.as_nanos()) as i64;
     // Never more than the limit allows over the whole run (+1 for the interval in progress).
-    assert!(allowed <= ideal + 1, "allowed {allowed} > {ideal} in {elapsed:?}");
+    assert!(
+        allowed <= ideal + 1,
+        "allowed {allowed} > {ideal} in {elapsed:?}"
+    );
     // Start-up and wind-down of the clients cost a few intervals, scheduling a few percent.
     let slack = ideal / 20 + 10;
-    assert!(allowed >= ideal - slack, "allowed {allowed} < {ideal} - {slack} in {elapsed:?}");
+    assert!(
+        allowed >= ideal - slack,
+        "allowed {allowed} < {ideal} - {slack} in {elapsed:?}"
+    );
 }
 
 #[test]

@@ -133,15 +133,14 @@ fn throttle_all_is_all_or_nothing() {
         before,
         "a limited call changes no key"
     );
-    // With MS and a quantity, and the same keys read back as single limits.
+    // With MS and a quantity, and the same key read back as a single limit (a few ms later).
     assert_eq!(
         throttle_all(&mut con, &["1", "fresh", "9", "10", "1", "5", "MS"]),
         [0, 10, 5, -1, 500]
     );
-    assert_eq!(
-        throttle(&mut con, b"fresh", &["9", "10", "1", "0", "MS"]),
-        [0, 10, 5, -1, 500]
-    );
+    let peek = throttle(&mut con, b"fresh", &["9", "10", "1", "0", "MS"]);
+    assert_eq!(peek[..4], [0, 10, 5, -1]);
+    assert!((400..=500).contains(&peek[4]), "{peek:?}");
 }
 
 #[test]
@@ -200,6 +199,7 @@ fn replica_without_module_converges_after_throttle_all() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut p = primary.connect();
+    // "sec" is 5 per 10 s here, so its key outlives slow runs (valgrind).
     let limits = [
         "3", "{u}:sec", "4", "5", "1", "{u}:min", "50", "100", "60", "{u}:day", "500", "1000",
         "86400",
@@ -207,7 +207,7 @@ fn replica_without_module_converges_after_throttle_all() {
     throttle_all(&mut p, &limits);
     throttle_all(
         &mut p,
-        &[&["1", "{u}:sec", "4", "5", "1"][..], &["3"]].concat(),
+        &[&["1", "{u}:sec", "4", "5", "10"][..], &["3"]].concat(),
     );
     let offset = info_field(&mut p, "replication", "master_repl_offset");
     // A limited call (quantity beyond the per-second capacity) propagates nothing.

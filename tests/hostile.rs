@@ -289,14 +289,33 @@ fn stored_tats_after_clock_jumps_give_sane_replies_and_keep_expiries() {
     let mut con = server.connect();
     let now = wall_clock_ns();
     let day = 86_400_000_000_000i64;
-    let tats = [1, now - 365 * day, now - 1, now + day, now + 100 * 365 * day, i64::MAX - 1, i64::MAX];
-    let limits: [&[&str]; 4] = [&["15", "30", "60"], &["0", "1", "1"], &["1000000", "1", "1"], &["5", "1000000000", "0.5"]];
+    let tats = [
+        1,
+        now - 365 * day,
+        now - 1,
+        now + day,
+        now + 100 * 365 * day,
+        i64::MAX - 1,
+        i64::MAX,
+    ];
+    let limits: [&[&str]; 4] = [
+        &["15", "30", "60"],
+        &["0", "1", "1"],
+        &["1000000", "1", "1"],
+        &["5", "1000000000", "0.5"],
+    ];
     for (i, tat) in tats.iter().enumerate() {
         for (j, limit) in limits.iter().enumerate() {
             for quantity in ["1", "0", "-1", "7"] {
                 let key = format!("jump:{i}:{j}:{quantity}");
                 let expire_ms = tat / 1_000_000 + 1;
-                redis::cmd("SET").arg(&key).arg(tat.to_string()).arg("PXAT").arg(expire_ms).query::<()>(&mut con).expect("SET");
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(tat.to_string())
+                    .arg("PXAT")
+                    .arg(expire_ms)
+                    .query::<()>(&mut con)
+                    .expect("SET");
                 let mut cmd = redis::cmd("CL.THROTTLE");
                 cmd.arg(&key).arg(*limit).arg(quantity);
                 let result = cmd.query::<Value>(&mut con);
@@ -306,5 +325,8 @@ fn stored_tats_after_clock_jumps_give_sane_replies_and_keep_expiries() {
             }
         }
     }
-    assert_eq!(redis::cmd("PING").query::<String>(&mut con).expect("PING"), "PONG");
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).expect("PING"),
+        "PONG"
+    );
 }
