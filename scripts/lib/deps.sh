@@ -124,6 +124,26 @@ ensure_valkey() {
     command -v valkey-server
 }
 
+# A virtualenv under target/ with the given requirements; prints its path.
+ensure_python_venv() {
+    local venv="$PWD/target/venv" requirements=$1
+    command -v python3 >/dev/null 2>&1 || apt_install python3
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$venv"; } >&2
+    fi
+    if ! cmp -s "$requirements" "$venv/.requirements"; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+        cp "$requirements" "$venv/.requirements"
+    fi
+    echo "$venv"
+}
+
+ensure_node() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+}
+
 ensure_rust_components() {
     for component in rustfmt clippy; do
         local tool=$component
