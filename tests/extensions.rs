@@ -179,25 +179,9 @@ fn throttle_all_errors_write_nothing() {
 
 #[test]
 fn replica_without_module_converges_after_throttle_all() {
-    let primary = Server::start_with(Options {
-        extra: vec!["--repl-ping-replica-period".into(), "3600".into()],
-        ..Options::default()
-    });
-    let replica = Server::start_with(Options {
-        with_module: false,
-        extra: vec![
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            primary.port.to_string(),
-        ],
-        ..Options::default()
-    });
+    let primary = quiet_primary();
+    let replica = start_replica(&primary, false);
     let mut r = replica.connect();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while info_field(&mut r, "replication", "master_link_status") != "up" {
-        assert!(Instant::now() < deadline, "replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let mut p = primary.connect();
     // "sec" is 5 per 10 s here, so its key outlives slow runs (valgrind).
     let limits = [
@@ -216,12 +200,7 @@ fn replica_without_module_converges_after_throttle_all() {
         info_field(&mut p, "replication", "master_repl_offset"),
         offset
     );
-    let acked: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(&mut p)
-        .expect("WAIT");
-    assert_eq!(acked, 1);
+    wait_for_replicas(&mut p, 1);
     let keys = ["{u}:sec", "{u}:min", "{u}:day"];
     let on_primary = state(&mut p, &keys);
     assert!(on_primary

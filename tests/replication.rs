@@ -3,46 +3,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 
 /// A primary with the module and a replica of it without the module.
 fn primary_and_plain_replica() -> (Server, Server) {
-    // No periodic PINGs to the replica, so the replication offset moves only with writes.
-    let primary = Server::start_with(Options {
-        extra: vec!["--repl-ping-replica-period".into(), "3600".into()],
-        ..Options::default()
-    });
-    let replica = Server::start_with(Options {
-        with_module: false,
-        extra: vec![
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            primary.port.to_string(),
-        ],
-        ..Options::default()
-    });
-    let mut con = replica.connect();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while info_field(&mut con, "replication", "master_link_status") != "up" {
-        assert!(
-            Instant::now() < deadline,
-            "replica never synced:\n{}",
-            replica.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let primary = quiet_primary();
+    let replica = start_replica(&primary, false);
     (primary, replica)
-}
-
-fn wait_for_replica(con: &mut Connection) {
-    let acked: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(5000)
-        .query(con)
-        .expect("WAIT");
-    assert_eq!(acked, 1, "replica did not acknowledge");
 }
 
 fn keys(con: &mut Connection) -> Vec<Vec<u8>> {
@@ -89,7 +56,7 @@ fn replica_without_module_holds_identical_values_and_expiries() {
         .arg("lua")
         .query(&mut p)
         .expect("EVAL");
-    wait_for_replica(&mut p);
+    wait_for_replicas(&mut p, 1);
 
     let primary_keys = keys(&mut p);
     assert_eq!(primary_keys, keys(&mut r));
@@ -120,7 +87,7 @@ fn limited_calls_peeks_and_errors_propagate_nothing() {
         .arg("nope")
         .query::<()>(&mut p)
         .expect("SET");
-    wait_for_replica(&mut p);
+    wait_for_replicas(&mut p, 1);
 
     let offset_before = info_field(&mut p, "replication", "master_repl_offset");
     for _ in 0..5 {

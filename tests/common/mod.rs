@@ -277,6 +277,15 @@ pub fn wait_for_link(replica: &Server) {
     });
 }
 
+/// A server with the module that sends no periodic PINGs to replicas, so that its
+/// replication offset moves only with writes.
+pub fn quiet_primary() -> Server {
+    Server::start_with(Options {
+        extra: vec!["--repl-ping-replica-period".into(), "3600".into()],
+        ..Options::default()
+    })
+}
+
 /// A replica of `primary`, with or without the module.
 pub fn start_replica(primary: &Server, with_module: bool) -> Server {
     let replica = Server::start_with(Options {
