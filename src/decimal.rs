@@ -3,6 +3,8 @@
 //! Redis arguments and stored values are byte strings, not UTF-8: anything that is
 //! not exactly an optional sign followed by ASCII digits is rejected.
 
+use crate::gcra::NANOS_PER_SECOND;
+
 /// Parses `[+-]?[0-9]+` into an i64. `None` on anything else or on overflow.
 pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
     match bytes.split_first()? {
@@ -29,7 +31,6 @@ fn accumulate(digits: &[u8], step: impl Fn(i64, i64) -> Option<i64>) -> Option<i
     })
 }
 
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
 /// Nanoseconds are the finest unit: at most nine digits after the point.
 const MAX_FRACTION_DIGITS: usize = 9;
 

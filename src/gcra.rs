@@ -11,7 +11,7 @@
 use crate::error::Error;
 
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
-const NANOS_PER_MILLI: i64 = 1_000_000;
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
 
 /// A validated limit: `count` tokens per `period`, with bursts of `max_burst + 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,15 +18,13 @@ use redis_module::raw::{
 use crate::decimal::{format_u64, parse_digits, MAX_DIGITS};
 use crate::error::Error;
 use crate::ffi::{redis_api, Ctx, RString, OK};
-use crate::gcra::Write;
-
-const NANOS_PER_MILLI: i64 = 1_000_000;
+use crate::gcra::{Write, NANOS_PER_MILLI};
 
 /// An open key, closed on drop.
 struct OpenKey(*mut RedisModuleKey);
 
 impl OpenKey {
-    /// Opening a missing key read-only gives a null handle, which the API treats as empty.
+    /// A null handle (what a read-only open of a missing key gives) counts as empty.
     unsafe fn open(ctx: Ctx, name: RString, mode: u32) -> Result<OpenKey, Error> {
         let mode = c_int::try_from(mode).map_err(|_| Error::Internal)?;
         Ok(OpenKey(redis_api!(RedisModule_OpenKey(ctx, name, mode))?))
