@@ -41,11 +41,7 @@ unsafe fn report_key_positions(ctx: Ctx, argv: *mut RString, argc: c_int) {
     let Ok(args) = arguments(argv, argc, Error::WrongArityAll) else {
         return;
     };
-    let Ok(bytes) = args
-        .iter()
-        .map(|&arg| ffi::bytes(arg))
-        .collect::<Result<Vec<_>, Error>>()
-    else {
+    let Ok(bytes) = all_bytes(args) else {
         return;
     };
     for at in throttle_all_key_positions(&bytes) {
@@ -54,6 +50,11 @@ unsafe fn report_key_positions(ctx: Ctx, argv: *mut RString, argc: c_int) {
             let _ = redis_api!(RedisModule_KeyAtPos(ctx, pos));
         }
     }
+}
+
+/// The bytes of every argument (CL.THROTTLEALL takes any number, so these go in a Vec).
+unsafe fn all_bytes<'a>(args: &[RString]) -> Result<Vec<&'a [u8]>, Error> {
+    args.iter().map(|&arg| ffi::bytes(arg)).collect()
 }
 
 /// Replies with five integers or one error, and never unwinds into Redis: a panic (a bug,
@@ -115,10 +116,7 @@ unsafe fn throttle(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
 }
 
 unsafe fn throttle_all(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
-    let bytes = args
-        .iter()
-        .map(|&arg| ffi::bytes(arg))
-        .collect::<Result<Vec<_>, Error>>()?;
+    let bytes = all_bytes(args)?;
     let request = parse_throttle_all(&bytes)?;
     let mut keys = Vec::with_capacity(request.limits.len());
     for &(at, _) in &request.limits {
