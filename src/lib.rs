@@ -67,7 +67,8 @@ struct CommandSpec {
     name: &'static CStr,
     handler: unsafe extern "C" fn(ffi::Ctx, *mut ffi::RString, c_int) -> c_int,
     flags: &'static CStr,
-    /// First key, last key, step: the legacy key positions (0 0 0 when a key spec says it).
+    /// First key, last key, step: the legacy key positions (0 0 0 when the handler reports
+    /// them itself, with the getkeys-api flag).
     keys: (c_int, c_int, c_int),
     /// Shown on Redis 7.2+ and Valkey; Redis 7.0 has no API for module ACL categories.
     acl_categories: &'static CStr,
