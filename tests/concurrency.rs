@@ -80,6 +80,5 @@ fn the_same_holds_with_a_replica_attached_and_it_ends_identical() {
     let mut p = primary.connect();
     wait_for_replicas(&mut p, 1);
     let mut r = replica.connect();
-    assert_eq!(get(&mut p, b"hot"), get(&mut r, b"hot"));
-    assert_eq!(pexpiretime(&mut p, b"hot"), pexpiretime(&mut r, b"hot"));
+    assert_eq!(key_state(&mut p, b"hot"), key_state(&mut r, b"hot"));
 }

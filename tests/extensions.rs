@@ -19,12 +19,6 @@ fn throttle_all(con: &mut Connection, args: &[&str]) -> Vec<i64> {
         .unwrap_or_else(|e| panic!("CL.THROTTLEALL {args:?}: {e}"))
 }
 
-fn state(con: &mut Connection, keys: &[&str]) -> Vec<(Option<Vec<u8>>, i64)> {
-    keys.iter()
-        .map(|k| (get(con, k.as_bytes()), pexpiretime(con, k.as_bytes())))
-        .collect()
-}
-
 #[test]
 fn ms_option_replies_in_milliseconds() {
     let server = Server::start();
@@ -123,13 +117,13 @@ fn throttle_all_is_all_or_nothing() {
     let limits = ["2", "s", "1", "1", "1", "m", "2", "3", "60"];
     assert_eq!(throttle_all(&mut con, &limits), [0, 2, 1, -1, 20]);
     assert_eq!(throttle_all(&mut con, &limits), [0, 2, 0, -1, 40]);
-    let before = state(&mut con, &["s", "m"]);
+    let before = key_states(&mut con, &["s", "m"]);
     for _ in 0..3 {
         // Per second is exhausted; per minute alone would allow, but nothing is charged.
         assert_eq!(throttle_all(&mut con, &limits), [1, 2, 0, 1, 40]);
     }
     assert_eq!(
-        state(&mut con, &["s", "m"]),
+        key_states(&mut con, &["s", "m"]),
         before,
         "a limited call changes no key"
     );
@@ -202,11 +196,11 @@ fn replica_without_module_converges_after_throttle_all() {
     );
     wait_for_replicas(&mut p, 1);
     let keys = ["{u}:sec", "{u}:min", "{u}:day"];
-    let on_primary = state(&mut p, &keys);
+    let on_primary = key_states(&mut p, &keys);
     assert!(on_primary
         .iter()
         .all(|(value, expiry)| value.is_some() && *expiry > 0));
-    assert_eq!(on_primary, state(&mut r, &keys));
+    assert_eq!(on_primary, key_states(&mut r, &keys));
 }
 
 #[test]

@@ -69,16 +69,9 @@ fn chained_replicas_converge_to_identical_values() {
     let mut all: Vec<String> = keys.clone();
     all.extend(["chain:a".to_string(), "chain:b".to_string()]);
     for key in &all {
-        let on_primary = (
-            get(&mut p, key.as_bytes()),
-            pexpiretime(&mut p, key.as_bytes()),
-        );
         assert_eq!(
-            on_primary,
-            (
-                get(&mut l, key.as_bytes()),
-                pexpiretime(&mut l, key.as_bytes())
-            ),
+            key_state(&mut p, key.as_bytes()),
+            key_state(&mut l, key.as_bytes()),
             "{key}"
         );
     }

@@ -38,10 +38,7 @@ fn sigkilled_aof_instance_restarts_with_byte_identical_state() {
     }
     throttle(&mut con, b"refunded", &["10", "1", "3600", "-10"]);
     throttle(&mut con, b"a", &["10", "1", "3600", "0"]);
-    let before: Vec<_> = keys
-        .iter()
-        .map(|k| (get(&mut con, k), pexpiretime(&mut con, k)))
-        .collect();
+    let before = key_states(&mut con, &keys);
     assert_eq!(before[3], (None, -2));
 
     let aof = aof_bytes(&server);
@@ -57,10 +54,7 @@ fn sigkilled_aof_instance_restarts_with_byte_identical_state() {
 
     server.restart();
     let mut con = server.connect();
-    let after: Vec<_> = keys
-        .iter()
-        .map(|k| (get(&mut con, k), pexpiretime(&mut con, k)))
-        .collect();
+    let after = key_states(&mut con, &keys);
     assert_eq!(before, after);
     assert_eq!(
         throttle(&mut con, b"b", &["10", "1", "3600", "0"])[2],
@@ -70,10 +64,7 @@ fn sigkilled_aof_instance_restarts_with_byte_identical_state() {
 
     server.restart_with_module(false);
     let mut con = server.connect();
-    let replayed: Vec<_> = keys
-        .iter()
-        .map(|k| (get(&mut con, k), pexpiretime(&mut con, k)))
-        .collect();
+    let replayed = key_states(&mut con, &keys);
     assert_eq!(
         before, replayed,
         "the AOF replays on a server without the module"
@@ -109,12 +100,6 @@ fn writes_count_as_changes_for_rdb_save_points() {
     );
 }
 
-fn snapshot(con: &mut Connection, keys: &[&[u8]]) -> Vec<(Option<Vec<u8>>, i64)> {
-    keys.iter()
-        .map(|k| (get(con, k), pexpiretime(con, k)))
-        .collect()
-}
-
 #[test]
 fn rdb_snapshot_restores_identical_state_and_running_expiries() {
     let mut server = Server::start();
@@ -123,11 +108,11 @@ fn rdb_snapshot_restores_identical_state_and_running_expiries() {
     for key in keys {
         throttle(&mut con, key, &["3", "1", "3600", "2"]);
     }
-    let before = snapshot(&mut con, &keys);
+    let before = key_states(&mut con, &keys);
     redis::cmd("SAVE").query::<()>(&mut con).expect("SAVE");
     server.restart();
     let mut con = server.connect();
-    assert_eq!(snapshot(&mut con, &keys), before);
+    assert_eq!(key_states(&mut con, &keys), before);
     let now_ms = wall_clock_ns() / 1_000_000;
     for (_, expiry) in &before {
         assert!(*expiry > now_ms, "the expiry is still running");
@@ -155,10 +140,10 @@ fn aof_rewrite_then_restart_keeps_identical_state() {
             && info_field(&mut con, "persistence", "aof_rewrite_scheduled") == "0"
     });
     throttle(&mut con, b"w1", &["3", "1", "3600", "1"]);
-    let before = snapshot(&mut con, &keys);
+    let before = key_states(&mut con, &keys);
     server.restart();
     let mut con = server.connect();
-    assert_eq!(snapshot(&mut con, &keys), before);
+    assert_eq!(key_states(&mut con, &keys), before);
 }
 
 #[test]

@@ -16,11 +16,6 @@ fn cl(key: &[u8], args: &[&[u8]]) -> redis::Cmd {
     cmd
 }
 
-/// Value and absolute expiry of a key: what "nothing was written" must leave alone.
-fn snapshot(con: &mut Connection, key: &[u8]) -> (Option<Vec<u8>>, i64) {
-    (get(con, key), pexpiretime(con, key))
-}
-
 #[test]
 fn seed_sequence_twenty_quick_calls() {
     let server = Server::start();
@@ -105,14 +100,14 @@ fn peeks_reply_like_a_call_and_write_nothing() {
     assert_eq!(get(&mut con, b"p"), None);
 
     throttle(&mut con, b"p", &["15", "30", "60", "3"]);
-    let before = snapshot(&mut con, b"p");
+    let before = key_state(&mut con, b"p");
     for _ in 0..3 {
         assert_eq!(
             throttle(&mut con, b"p", &["15", "30", "60", "0"]),
             [0, 16, 13, -1, 6]
         );
     }
-    assert_eq!(snapshot(&mut con, b"p"), before);
+    assert_eq!(key_state(&mut con, b"p"), before);
 }
 
 #[test]
@@ -136,7 +131,7 @@ fn bad_arguments_are_named_and_write_nothing() {
     let server = Server::start();
     let mut con = server.connect();
     throttle(&mut con, b"existing", &["5", "1", "60"]);
-    let before = snapshot(&mut con, b"existing");
+    let before = key_state(&mut con, b"existing");
     let cases: [(&[&[u8]], &str); 16] = [
         (&[], "wrong number of arguments"),
         (&[b"1", b"1"], "wrong number of arguments"),
@@ -173,7 +168,7 @@ fn bad_arguments_are_named_and_write_nothing() {
         error_of(&mut con, &cl(b"k", &[]))
     );
     assert_eq!(get(&mut con, b"fresh"), None);
-    assert_eq!(snapshot(&mut con, b"existing"), before);
+    assert_eq!(key_state(&mut con, b"existing"), before);
 }
 
 #[test]
@@ -269,7 +264,7 @@ fn corrupt_values_are_errors_and_stay_intact() {
             );
         }
         assert_eq!(
-            snapshot(&mut con, key.as_bytes()),
+            key_state(&mut con, key.as_bytes()),
             (Some(value.to_vec()), -1),
             "{value:?}"
         );

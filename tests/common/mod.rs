@@ -236,6 +236,17 @@ pub fn get(con: &mut Connection, key: &[u8]) -> Option<Vec<u8>> {
     redis::cmd("GET").arg(key).query(con).expect("GET")
 }
 
+/// A key's value and absolute expiry: what "nothing was written" and "identical" compare.
+pub type KeyState = (Option<Vec<u8>>, i64);
+
+pub fn key_state(con: &mut Connection, key: &[u8]) -> KeyState {
+    (get(con, key), pexpiretime(con, key))
+}
+
+pub fn key_states<K: AsRef<[u8]>>(con: &mut Connection, keys: &[K]) -> Vec<KeyState> {
+    keys.iter().map(|k| key_state(con, k.as_ref())).collect()
+}
+
 /// Absolute expiry in ms (-1 no expiry, -2 no key).
 pub fn pexpiretime(con: &mut Connection, key: &[u8]) -> i64 {
     redis::cmd("PEXPIRETIME")
