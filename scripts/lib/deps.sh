@@ -144,6 +144,26 @@ ensure_node() {
     fi
 }
 
+# A port on 127.0.0.1 where no Redis answers.
+free_redis_port() {
+    local port=$((30000 + RANDOM % 20000))
+    while redis-cli -p "$port" PING >/dev/null 2>&1; do port=$((port + 1)); done
+    echo "$port"
+}
+
+# Starts a throwaway redis-server (REDIS_SERVER, default redis-server) with the release module
+# on 127.0.0.1, stopped by PID and removed when the calling script exits. Sets $port.
+start_module_server() {
+    port=$(free_redis_port)
+    server_dir=$(mktemp -d)
+    "${REDIS_SERVER:-redis-server}" --bind 127.0.0.1 --port "$port" --dir "$server_dir" \
+        --save '' --appendonly no --loadmodule "$PWD/target/release/libredis_gcra.so" \
+        --daemonize yes --logfile "$server_dir/server.log" --pidfile "$server_dir/server.pid"
+    trap 'kill "$(cat "$server_dir/server.pid")" 2>/dev/null || true; rm -rf "$server_dir"' EXIT
+    for _ in $(seq 50); do redis-cli -p "$port" PING >/dev/null 2>&1 && return 0; sleep 0.1; done
+    die "redis-server did not start; see $server_dir/server.log"
+}
+
 ensure_rust_components() {
     for component in rustfmt clippy; do
         local tool=$component
