@@ -1,8 +1,8 @@
-# Sourced by scripts/run and scripts/test: makes sure the build and test tools are here.
+# Sourced by the scripts that build or test: makes sure the tools they need are here.
 # Installs Debian packages with apt-get (as root, or through sudo) and rustup components.
+# Installing only: servers are started by scripts/lib/server.sh.
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 
 # Runs a command as root: directly, through sudo, or explains what to run by hand.
 as_root() {
@@ -17,9 +17,20 @@ as_root() {
     fi
 }
 
+# Whether bindgen (run by the redis-module crate's build) can load libclang: the C library
+# libclang.so or libclang-<version>.so[.N], not libclang-cpp (the C++ one, which Debian
+# images often ship alone).
 have_libclang() {
-    ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
-        || ls /usr/lib/x86_64-linux-gnu/libclang*.so* /usr/lib/aarch64-linux-gnu/libclang*.so* >/dev/null 2>&1
+    [ -n "${LIBCLANG_PATH:-}" ] && return 0
+    local lib
+    for lib in /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*-linux-gnu/libclang*.so* \
+        /usr/lib64/libclang*.so* /usr/local/lib/libclang*.so*; do
+        case "${lib##*/}" in
+            libclang-cpp*) ;;
+            libclang.so* | libclang-[0-9]*.so*) [ -e "$lib" ] && return 0 ;;
+        esac
+    done
+    return 1
 }
 
 # apt_install PKG...: installs the Debian packages that are not installed yet.
@@ -42,9 +53,16 @@ apt_install() {
 ensure_build_deps() {
     command -v cargo >/dev/null 2>&1 \
         || die "cargo not found: install Rust (https://rustup.rs), then rerun"
-    if ! have_libclang || ! command -v cc >/dev/null 2>&1; then
-        apt_install libclang-dev build-essential
+    local missing=()
+    command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+    # With apt, always ask for libclang-dev (free when it is installed): a libclang found on
+    # disk may not be one bindgen can load. LIBCLANG_PATH means the user chose their own.
+    if [ -z "${LIBCLANG_PATH:-}" ] && command -v apt-get >/dev/null 2>&1; then
+        missing+=(libclang-dev)
+    elif ! have_libclang; then
+        die "the build needs libclang (for bindgen): install it or set LIBCLANG_PATH, then rerun"
     fi
+    [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
 ensure_redis() {
@@ -142,26 +160,6 @@ ensure_node() {
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_install nodejs npm
     fi
-}
-
-# A port on 127.0.0.1 where no Redis answers.
-free_redis_port() {
-    local port=$((30000 + RANDOM % 20000))
-    while redis-cli -p "$port" PING >/dev/null 2>&1; do port=$((port + 1)); done
-    echo "$port"
-}
-
-# Starts a throwaway redis-server (REDIS_SERVER, default redis-server) with the release module
-# on 127.0.0.1, stopped by PID and removed when the calling script exits. Sets $port.
-start_module_server() {
-    port=$(free_redis_port)
-    server_dir=$(mktemp -d)
-    "${REDIS_SERVER:-redis-server}" --bind 127.0.0.1 --port "$port" --dir "$server_dir" \
-        --save '' --appendonly no --loadmodule "$PWD/target/release/libredis_gcra.so" \
-        --daemonize yes --logfile "$server_dir/server.log" --pidfile "$server_dir/server.pid"
-    trap 'kill "$(cat "$server_dir/server.pid")" 2>/dev/null || true; rm -rf "$server_dir"' EXIT
-    for _ in $(seq 50); do redis-cli -p "$port" PING >/dev/null 2>&1 && return 0; sleep 0.1; done
-    die "redis-server did not start; see $server_dir/server.log"
 }
 
 ensure_rust_components() {

@@ -1,0 +1,77 @@
+# Throwaway redis-server processes on 127.0.0.1: the one way scripts/run, soak, examples and
+# bench start and stop a server. Each server runs daemonized in its own directory (log and
+# pidfile there) and is stopped by the PID in that pidfile.
+#
+# Sourced:        start_server DIR PORT [redis-server args...]   (waits until it answers PING)
+#                 stop_server DIR
+#                 throwaway_module_server [args...]   (free port, temp dir, module loaded,
+#                                                     stopped when the script exits; sets $port)
+#                 free_redis_port
+# As a command:   scripts/lib/server.sh start DIR PORT [args...] | stop DIR   (for scripts/bench)
+#
+# The binary is $REDIS_SERVER (default redis-server); $SERVER_CPUS, if set, pins it with taskset.
+
+. "$(dirname "${BASH_SOURCE[0]}")/log.sh"
+
+MODULE_SO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release/libredis_gcra.so"
+
+# A port on 127.0.0.1 where no Redis answers.
+free_redis_port() {
+    local port=$((30000 + RANDOM % 20000))
+    while redis-cli -p "$port" PING >/dev/null 2>&1; do port=$((port + 1)); done
+    echo "$port"
+}
+
+start_server() {
+    local dir=$1 port=$2
+    shift 2
+    mkdir -p "$dir"
+    rm -f "$dir/server.pid"
+    local pin=()
+    [ -n "${SERVER_CPUS:-}" ] && pin=(taskset -c "$SERVER_CPUS")
+    "${pin[@]}" "${REDIS_SERVER:-redis-server}" --bind 127.0.0.1 --port "$port" --dir "$dir" \
+        --daemonize yes --logfile "$dir/server.log" --pidfile "$dir/server.pid" "$@" \
+        || die "redis-server did not start; see $dir/server.log"
+    for _ in $(seq 100); do
+        redis-cli -p "$port" PING >/dev/null 2>&1 && [ -s "$dir/server.pid" ] && return 0
+        sleep 0.1
+    done
+    tail -n 5 "$dir/server.log" >&2 2>/dev/null
+    die "redis-server on port $port did not answer; see $dir/server.log"
+}
+
+stop_server() {
+    local dir=$1 pid
+    pid=$(cat "$dir/server.pid" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+throwaway_dirs=()
+stop_throwaway_servers() {
+    local dir
+    for dir in "${throwaway_dirs[@]}"; do
+        stop_server "$dir"
+        rm -rf "$dir"
+    done
+}
+
+throwaway_module_server() {
+    [ -f "$MODULE_SO" ] || die "module not built: $MODULE_SO (cargo build --release)"
+    port=$(free_redis_port)
+    local dir
+    dir=$(mktemp -d)
+    throwaway_dirs+=("$dir")
+    trap stop_throwaway_servers EXIT
+    start_server "$dir" "$port" --save '' --appendonly no --loadmodule "$MODULE_SO" "$@"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    case "${1:-}" in
+        start) shift; start_server "$@" ;;
+        stop) stop_server "$2" ;;
+        *) die "usage: $0 start DIR PORT [redis-server args...] | stop DIR" ;;
+    esac
+fi
