@@ -1,5 +1,6 @@
 //! The command handlers: parse -> read TATs -> decide -> write + replicate -> reply.
 
+use std::collections::HashSet;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -110,21 +111,36 @@ unsafe fn throttle(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
         stored_tat,
         clock::now_ns()?,
     )?;
+    refuse_charge_over_maxmemory(request.quantity, &[decision.write])?;
     limiter.apply(decision.write)?;
     stats::record(&decision, request.quantity);
     Ok(decision.reply(request.unit))
+}
+
+/// What the deny-oom flag would do for the calls that need it: a call that charges tokens
+/// (and may create a key) gets Redis's OOM error while used memory is over maxmemory.
+/// Peeks, limited calls and refunds (which free memory) still answer.
+unsafe fn refuse_charge_over_maxmemory(quantity: i64, writes: &[gcra::Write]) -> Result<(), Error> {
+    let charges = quantity > 0 && writes.iter().any(|w| matches!(w, gcra::Write::Set(_)));
+    if charges && ffi::over_maxmemory() {
+        return Err(Error::OutOfMemory);
+    }
+    Ok(())
 }
 
 unsafe fn throttle_all(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
     let bytes = all_bytes(args)?;
     let request = parse_throttle_all(&bytes)?;
     let mut keys = Vec::with_capacity(request.limits.len());
+    // Hashed, so the check is linear in the number and bytes of the keys (SipHash with a
+    // random key: no crafted set of names makes it quadratic).
+    let mut seen = HashSet::with_capacity(request.limits.len());
     for &(at, _) in &request.limits {
         let (Some(&key), Some(&name)) = (args.get(at), bytes.get(at)) else {
             return Err(Error::Internal);
         };
         // Two limits on one key would race on one TAT: refuse rather than guess.
-        if keys.iter().any(|&(_, seen)| seen == name) {
+        if !seen.insert(name) {
             return Err(Error::DuplicateKey);
         }
         keys.push((key, name));
@@ -140,6 +156,7 @@ unsafe fn throttle_all(ctx: Ctx, args: &[RString]) -> Result<[i64; 5], Error> {
         .map(|(limiter, &(_, limit))| Ok((limit, limiter.tat()?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let (decision, writes) = gcra::decide_all(&states, request.quantity, clock::now_ns()?)?;
+    refuse_charge_over_maxmemory(request.quantity, &writes)?;
     for (limiter, write) in limiters.iter().zip(writes) {
         limiter.apply(write)?;
     }

@@ -216,7 +216,7 @@ pub unsafe fn describe_throttle_all(command: *mut RedisModuleCommand) -> Result<
     set_info(
         command,
         c"Counts one request against several limits atomically: allowed only if all allow it",
-        c"O(N) where N is numlimits",
+        c"O(N) where N is numlimits, plus the total bytes of the keys",
         -6,
         &mut key_specs,
         &mut args,

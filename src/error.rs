@@ -28,6 +28,8 @@ pub enum Error {
     Overflow,
     /// The system clock could not be read or is before the Unix epoch.
     Clock,
+    /// Used memory is over maxmemory and the call would charge tokens (Redis's own reply).
+    OutOfMemory,
     /// The server lacks a module API call we need (too old a server).
     MissingApi,
     /// A bug: a panic was caught at the command boundary.
@@ -71,6 +73,7 @@ impl Error {
                 c"ERR quantity or period too large: the rate limiter state would overflow a 64-bit integer"
             }
             Error::Clock => c"ERR cannot read the system clock (or it is before 1970)",
+            Error::OutOfMemory => c"OOM command not allowed when used memory > 'maxmemory'.",
             Error::MissingApi => c"ERR this server lacks a module API that redis-gcra needs",
             Error::Internal => c"ERR internal error in redis-gcra (nothing was written; please report it)",
         }
@@ -81,7 +84,7 @@ impl Error {
 mod tests {
     use super::*;
 
-    const ALL: [Error; 16] = [
+    const ALL: [Error; 17] = [
         Error::WrongArity,
         Error::WrongArityAll,
         Error::InvalidNumLimits,
@@ -96,6 +99,7 @@ mod tests {
         Error::CorruptState,
         Error::Overflow,
         Error::Clock,
+        Error::OutOfMemory,
         Error::MissingApi,
         Error::Internal,
     ];
@@ -105,7 +109,9 @@ mod tests {
         for error in ALL {
             let text = error.message().to_str().expect("ASCII message");
             assert!(
-                text.starts_with("ERR ") || text.starts_with("WRONGTYPE "),
+                ["ERR ", "WRONGTYPE ", "OOM "]
+                    .iter()
+                    .any(|prefix| text.starts_with(prefix)),
                 "{text}"
             );
             assert!(!text.contains('\r') && !text.contains('\n'), "{text}");

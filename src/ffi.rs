@@ -1,6 +1,7 @@
 //! Thin wrappers over the raw module API that are not about keys: calling an API
 //! function that may be missing, reading arguments, and replying.
 
+use std::ffi::CStr;
 use std::os::raw::c_int;
 
 use redis_module::raw::{RedisModuleCtx, RedisModuleString};
@@ -33,6 +34,33 @@ pub type Ctx = *mut RedisModuleCtx;
 pub type RString = *mut RedisModuleString;
 
 pub const OK: c_int = redis_module::raw::REDISMODULE_OK as c_int;
+pub const ERR: c_int = redis_module::raw::REDISMODULE_ERR as c_int;
+
+/// Writes a line to the server's log at warning level.
+///
+/// # Safety
+/// `ctx` must be a valid context (or null, which logs under no module name).
+pub unsafe fn log_warning(ctx: Ctx, message: &CStr) {
+    log(ctx, c"warning", message);
+}
+
+/// Writes a line to the server's log at notice level.
+///
+/// # Safety
+/// As for `log_warning`.
+pub unsafe fn log_notice(ctx: Ctx, message: &CStr) {
+    log(ctx, c"notice", message);
+}
+
+unsafe fn log(ctx: Ctx, level: &CStr, message: &CStr) {
+    // The message goes through "%s", never as the format itself.
+    let _ = redis_api!(RedisModule_Log(
+        ctx,
+        level.as_ptr(),
+        c"%s".as_ptr(),
+        message.as_ptr()
+    ));
+}
 
 /// The bytes of a module string, borrowed for as long as the string lives.
 ///
@@ -67,4 +95,13 @@ pub unsafe fn reply_integers(ctx: Ctx, values: &[i64]) -> Result<(), Error> {
 pub unsafe fn reply_error(ctx: Ctx, error: Error) {
     // If even ReplyWithError is missing there is no way left to answer.
     let _ = redis_api!(RedisModule_ReplyWithError(ctx, error.message().as_ptr()));
+}
+
+/// Whether used memory is over `maxmemory` (never when no limit is set), as Redis judges it
+/// for deny-oom commands.
+///
+/// # Safety
+/// Call from a command handler (the main thread).
+pub unsafe fn over_maxmemory() -> bool {
+    redis_api!(RedisModule_GetUsedMemoryRatio()).is_ok_and(|ratio| ratio > 1.0)
 }

@@ -19,6 +19,7 @@ pub mod decimal;
 pub mod error;
 mod ffi;
 pub mod gcra;
+mod memory_policy;
 mod stats;
 mod store;
 
@@ -26,20 +27,17 @@ use std::ffi::CStr;
 use std::os::raw::c_int;
 
 use redis_module::raw::RedisModuleCommand;
-use redis_module::{redis_module, Context, RedisString, Status};
 
-use crate::ffi::{has_api, redis_api, OK};
+use crate::ffi::{has_api, redis_api, ERR, OK};
 
 /// Redis's allocator in the server (so INFO memory counts us); the system one in unit tests,
 /// benches and fuzzing (feature `system-alloc`), where no server provides it.
 #[cfg(not(any(test, feature = "system-alloc")))]
-type Allocator = redis_module::alloc::RedisAlloc;
-#[cfg(not(any(test, feature = "system-alloc")))]
-const ALLOCATOR: Allocator = redis_module::alloc::RedisAlloc;
+#[global_allocator]
+static ALLOCATOR: redis_module::alloc::RedisAlloc = redis_module::alloc::RedisAlloc;
 #[cfg(any(test, feature = "system-alloc"))]
-type Allocator = std::alloc::System;
-#[cfg(any(test, feature = "system-alloc"))]
-const ALLOCATOR: Allocator = std::alloc::System;
+#[global_allocator]
+static ALLOCATOR: std::alloc::System = std::alloc::System;
 
 /// MODULE LIST shows major * 10000 + minor * 100 + patch of the crate version.
 const MODULE_VERSION: i32 = version_number();
@@ -79,7 +77,9 @@ const COMMANDS: [CommandSpec; 2] = [
     CommandSpec {
         name: c"CL.THROTTLE",
         handler: command::throttle_command,
-        flags: c"write deny-oom fast",
+        // Not deny-oom: under maxmemory, peeks, limited calls and refunds (which free memory)
+        // still answer; only a call that would charge tokens gets the OOM error.
+        flags: c"write fast",
         keys: (1, 1, 1),
         acl_categories: c"write fast",
         describe: command_info::describe_throttle,
@@ -88,29 +88,71 @@ const COMMANDS: [CommandSpec; 2] = [
         name: c"CL.THROTTLEALL",
         handler: command::throttle_all_command,
         // O(numlimits), so not "fast"; its keys are reported by the handler (see command_info).
-        flags: c"write deny-oom getkeys-api",
+        flags: c"write getkeys-api",
         keys: (0, 0, 0),
         acl_categories: c"write",
         describe: command_info::describe_throttle_all,
     },
 ];
 
-/// Registers the commands with our own handlers, which read argv in place instead of
-/// copying it into a Vec per call, plus the INFO section.
-fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // SAFETY: ctx.ctx is the context Redis passed to RedisModule_OnLoad.
-    let loaded = unsafe { load(ctx) };
-    match loaded {
-        Ok(()) => Status::Ok,
+/// Called by Redis on `loadmodule` / `MODULE LOAD`. Our own entry point rather than the
+/// `redis_module!` macro's: it says why a load fails, refuses arguments, and registers
+/// nothing we do not use (the macro's defrag registration logs a warning on every load on
+/// Redis 7.0 and Valkey).
+///
+/// # Safety
+/// Called by Redis with a valid load context and `argc` argument strings.
+#[no_mangle]
+pub unsafe extern "C" fn RedisModule_OnLoad(
+    ctx: ffi::Ctx,
+    _argv: *mut ffi::RString,
+    argc: c_int,
+) -> c_int {
+    let name = c"gcra";
+    let api_version = redis_module::raw::REDISMODULE_APIVER_1 as c_int;
+    if redis_module::raw::Export_RedisModule_Init(ctx, name.as_ptr(), MODULE_VERSION, api_version)
+        != OK
+    {
+        // Init fills in the API table before it checks the name, so logging works here.
+        ffi::log_warning(
+            ctx,
+            c"redis-gcra: not loaded: a module named 'gcra' is already loaded (MODULE LIST shows it)",
+        );
+        return ERR;
+    }
+    if argc != 0 {
+        ffi::log_warning(
+            ctx,
+            c"redis-gcra: not loaded: it takes no arguments; remove them after the path in loadmodule or MODULE LOAD",
+        );
+        return ERR;
+    }
+    match load(ctx) {
+        Ok(()) => OK,
         Err(reason) => {
-            ctx.log_warning(reason);
-            Status::Err
+            ffi::log_warning(ctx, reason);
+            ERR
         }
     }
 }
 
-unsafe fn load(ctx: &Context) -> Result<(), &'static str> {
-    const TOO_OLD: &str = "redis-gcra: this server is too old (Redis 7.0 or newer is needed)";
+/// Called by Redis on `MODULE UNLOAD`: always refuses. A client may have a CL.THROTTLE
+/// queued in MULTI, and its EXEC would call into the unmapped library and crash the server.
+///
+/// # Safety
+/// Called by Redis with a valid context.
+#[no_mangle]
+pub unsafe extern "C" fn RedisModule_OnUnload(ctx: ffi::Ctx) -> c_int {
+    ffi::log_warning(
+        ctx,
+        c"redis-gcra: refusing MODULE UNLOAD (a CL.THROTTLE queued in MULTI would crash the server at EXEC); to remove the module, restart the server without its loadmodule line",
+    );
+    ERR
+}
+
+unsafe fn load(ctx: ffi::Ctx) -> Result<(), &'static CStr> {
+    const TOO_OLD: &CStr =
+        c"redis-gcra: not loaded: this server is too old (Redis 7.0 or newer is needed)";
     // Refuse to load rather than fail on the first call.
     let needed = [
         has_api!(RedisModule_SetAbsExpire),
@@ -118,24 +160,24 @@ unsafe fn load(ctx: &Context) -> Result<(), &'static str> {
         has_api!(RedisModule_StringTruncate),
         has_api!(RedisModule_Replicate),
         has_api!(RedisModule_SetCommandInfo),
+        has_api!(RedisModule_GetUsedMemoryRatio),
     ];
     if needed.contains(&false) {
         return Err(TOO_OLD);
     }
-    store::init(ctx.ctx).map_err(|_| TOO_OLD)?;
+    store::init(ctx).map_err(|_| TOO_OLD)?;
     for spec in &COMMANDS {
         register(ctx, spec)?;
     }
-    // Replaces the redis-module crate's empty INFO callback with ours.
-    redis_api!(RedisModule_RegisterInfoFunc(ctx.ctx, Some(stats::info))).map_err(|_| TOO_OLD)?;
+    redis_api!(RedisModule_RegisterInfoFunc(ctx, Some(stats::info))).map_err(|_| TOO_OLD)?;
+    memory_policy::watch(ctx);
     Ok(())
 }
 
-unsafe fn register(ctx: &Context, spec: &CommandSpec) -> Result<(), &'static str> {
-    const FAILED: &str = "redis-gcra: could not register its commands (is redis-cell loaded too?)";
+unsafe fn register(ctx: ffi::Ctx, spec: &CommandSpec) -> Result<(), &'static CStr> {
     let (first, last, step) = spec.keys;
     let created = redis_api!(RedisModule_CreateCommand(
-        ctx.ctx,
+        ctx,
         spec.name.as_ptr(),
         Some(spec.handler),
         spec.flags.as_ptr(),
@@ -143,27 +185,24 @@ unsafe fn register(ctx: &Context, spec: &CommandSpec) -> Result<(), &'static str
         last,
         step,
     ))
-    .map_err(|_| FAILED)?;
-    let command =
-        redis_api!(RedisModule_GetCommand(ctx.ctx, spec.name.as_ptr())).map_err(|_| FAILED)?;
+    .map_err(|_| TAKEN)?;
+    let command = redis_api!(RedisModule_GetCommand(ctx, spec.name.as_ptr())).map_err(|_| TAKEN)?;
     if created != OK || command.is_null() {
-        return Err(FAILED);
+        return Err(TAKEN);
     }
-    (spec.describe)(command)
-        .map_err(|_| "redis-gcra: could not describe its commands (COMMAND DOCS, key specs)")?;
+    (spec.describe)(command).map_err(|_| {
+        c"redis-gcra: not loaded: could not describe its commands (COMMAND DOCS, key specs)"
+    })?;
     if let Some(set_categories) = redis_module::raw::RedisModule_SetCommandACLCategories {
         if set_categories(command, spec.acl_categories.as_ptr()) != OK {
-            ctx.log_warning("redis-gcra: could not set ACL categories; continuing without them");
+            ffi::log_warning(
+                ctx,
+                c"redis-gcra: could not set ACL categories; continuing without them",
+            );
         }
     }
     Ok(())
 }
 
-redis_module! {
-    // Short and without a dash: INFO prefixes our fields with it (gcra_allowed, ...).
-    name: "gcra",
-    version: MODULE_VERSION,
-    allocator: (Allocator, ALLOCATOR),
-    data_types: [],
-    init: init,
-}
+/// The only way CreateCommand fails for a valid name and flags: the name is taken.
+const TAKEN: &CStr = c"redis-gcra: not loaded: CL.THROTTLE or CL.THROTTLEALL is already defined by another module (redis-cell? see MODULE LIST)";
