@@ -5,7 +5,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use redis_gcra::args::parse_throttle;
-use redis_gcra::gcra::{decide, Limit, Write, NANOS_PER_SECOND};
+use redis_gcra::gcra::{decide, Limit, TatChange};
+use redis_gcra::reply::{integers, Unit};
+use redis_gcra::units::NANOS_PER_SECOND;
 
 const T0: i64 = 1_763_856_000 * NANOS_PER_SECOND;
 const ITERATIONS: i64 = 20_000_000;
@@ -29,20 +31,17 @@ fn main() {
     let mut tat = None;
     measure("decide: allowed (state carried over)", |i| {
         let decision = decide(black_box(&limit), 1, tat, T0 + i * 2_000).expect("in range");
-        if let Write::Set(new_tat) = decision.write {
+        if let TatChange::Set(new_tat) = decision.change {
             tat = Some(new_tat);
         }
-        black_box(decision.reply_in_seconds());
+        black_box(integers(&decision, Unit::Seconds));
     });
 
     let strict = Limit::new(0, 1, 86_400 * NANOS_PER_SECOND).expect("valid limit");
     let stored = Some(T0 + 86_400 * NANOS_PER_SECOND);
     measure("decide: limited", |i| {
-        black_box(
-            decide(black_box(&strict), 1, stored, T0 + i)
-                .expect("in range")
-                .reply_in_seconds(),
-        );
+        let decision = decide(black_box(&strict), 1, stored, T0 + i).expect("in range");
+        black_box(integers(&decision, Unit::Seconds));
     });
 
     measure("decide: peek", |i| {
@@ -51,7 +50,7 @@ fn main() {
 
     let args: [&[u8]; 4] = [b"15", b"30", b"60", b"1"];
     measure("parse arguments + decide", |i| {
-        let request = parse_throttle(black_box(&args)).expect("valid");
+        let request = parse_throttle((), black_box(&args)).expect("valid");
         black_box(decide(&request.limit, request.quantity, None, T0 + i).expect("in range"));
     });
 }

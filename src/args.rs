@@ -1,37 +1,66 @@
-//! Parsing of CL.THROTTLE arguments into typed, validated values.
+//! Parsing of CL.THROTTLE and CL.THROTTLEALL arguments into typed, validated values.
 //!
-//! Works on raw argument bytes (Redis arguments need not be UTF-8) and allocates nothing.
+//! Works on raw argument bytes (Redis arguments need not be UTF-8). Keys are not parsed: each
+//! travels through unchanged, as whatever argument type the caller passes (`host::Arg` in the
+//! module, `&[u8]` in tests), next to the limit it belongs to.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
 
 use crate::decimal::{parse_i64, parse_seconds_as_nanos};
 use crate::error::Error;
-use crate::gcra::{Limit, Unit};
+use crate::gcra::Limit;
+use crate::host;
+use crate::reply::Unit;
 
-/// One validated CL.THROTTLE request (the key is handled by the caller).
+/// An argument's bytes, as the parser reads them.
+pub trait ArgBytes: Copy {
+    fn bytes(&self) -> &[u8];
+}
+
+impl ArgBytes for &[u8] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl ArgBytes for host::Arg<'_> {
+    fn bytes(&self) -> &[u8] {
+        host::Arg::bytes(self)
+    }
+}
+
+/// One validated CL.THROTTLE request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttle {
+pub struct Throttle<K> {
+    pub key: K,
     pub limit: Limit,
     /// Tokens to take: 0 peeks, negative refunds.
     pub quantity: i64,
     pub unit: Unit,
 }
 
-/// One validated CL.THROTTLEALL request.
+/// One validated CL.THROTTLEALL request: distinct keys, each with its limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleAll {
-    /// Each limit with the position of its key among the arguments after the command name.
-    pub limits: Vec<(usize, Limit)>,
+pub struct ThrottleAll<K> {
+    pub limits: Vec<(K, Limit)>,
     pub quantity: i64,
     pub unit: Unit,
 }
 
-/// Parses `max_burst count period [quantity] [MS]`, the arguments after the key.
-pub fn parse_throttle(args: &[&[u8]]) -> Result<Throttle, Error> {
+/// Most arguments CL.THROTTLE takes after the key: max_burst count period [quantity] [MS].
+pub const MAX_ARGS_AFTER_KEY: usize = 5;
+
+/// Parses CL.THROTTLE's `key` and the arguments after it, `max_burst count period [quantity] [MS]`.
+pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
     let [max_burst, count, period, options @ ..] = args else {
         return Err(Error::WrongArity);
     };
     let limit = parse_limit(max_burst, count, period)?;
     let (quantity, unit) = parse_options(options, Error::WrongArity)?;
     Ok(Throttle {
+        key,
         limit,
         quantity,
         unit,
@@ -39,12 +68,14 @@ pub fn parse_throttle(args: &[&[u8]]) -> Result<Throttle, Error> {
 }
 
 /// Parses `numlimits key max_burst count period [key max_burst count period ...] [quantity] [MS]`,
-/// the arguments after the command name.
-pub fn parse_throttle_all(args: &[&[u8]]) -> Result<ThrottleAll, Error> {
+/// the arguments after the command name. The same key twice is an error: two limits on one
+/// key would race on one TAT. The check hashes each key once, so it is linear in the number
+/// and bytes of the keys (SipHash with a random key: no crafted names make it quadratic).
+pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll<K>, Error> {
     let [numlimits, rest @ ..] = args else {
         return Err(Error::WrongArityAll);
     };
-    let groups = parse_i64(numlimits)
+    let groups = parse_i64(numlimits.bytes())
         .filter(|&n| n >= 1)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or(Error::InvalidNumLimits)?;
@@ -54,15 +85,20 @@ pub fn parse_throttle_all(args: &[&[u8]]) -> Result<ThrottleAll, Error> {
         .ok_or(Error::InvalidNumLimits)?;
     let limits = group_args
         .chunks_exact(GROUP_LEN)
-        .enumerate()
-        .map(|(i, group)| match group {
-            [_key, max_burst, count, period] => {
-                Ok((1 + i * GROUP_LEN, parse_limit(max_burst, count, period)?))
-            }
+        .map(|group| match group {
+            [key, max_burst, count, period] => Ok((
+                *key,
+                parse_limit(max_burst.bytes(), count.bytes(), period.bytes())?,
+            )),
             _ => Err(Error::InvalidNumLimits),
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let (quantity, unit) = parse_options(options, Error::WrongArityAll)?;
+    let options: Vec<&[u8]> = options.iter().map(ArgBytes::bytes).collect();
+    let (quantity, unit) = parse_options(&options, Error::WrongArityAll)?;
+    let mut seen = HashSet::with_capacity(limits.len());
+    if !limits.iter().all(|(key, _)| seen.insert(key.bytes())) {
+        return Err(Error::DuplicateKey);
+    }
     Ok(ThrottleAll {
         limits,
         quantity,
@@ -72,10 +108,10 @@ pub fn parse_throttle_all(args: &[&[u8]]) -> Result<ThrottleAll, Error> {
 
 /// Where CL.THROTTLEALL's keys are among the arguments after the command name, as far as
 /// they can be found (for Redis's getkeys requests, which come before any validation).
-pub fn throttle_all_key_positions(args: &[&[u8]]) -> impl Iterator<Item = usize> {
+pub fn throttle_all_key_positions<K: ArgBytes>(args: &[K]) -> impl Iterator<Item = usize> {
     let groups = args
         .first()
-        .and_then(|numlimits| parse_i64(numlimits))
+        .and_then(|numlimits| parse_i64(numlimits.bytes()))
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0);
     let len = args.len();
@@ -85,7 +121,7 @@ pub fn throttle_all_key_positions(args: &[&[u8]]) -> impl Iterator<Item = usize>
 }
 
 /// `key max_burst count period`
-const GROUP_LEN: usize = 4;
+pub const GROUP_LEN: usize = 4;
 
 fn parse_limit(max_burst: &[u8], count: &[u8], period: &[u8]) -> Result<Limit, Error> {
     let max_burst = parse_i64(max_burst).ok_or(Error::InvalidMaxBurst)?;
@@ -123,12 +159,12 @@ fn is_ms(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gcra::NANOS_PER_SECOND;
+    use crate::units::NANOS_PER_SECOND;
     use proptest::prelude::*;
 
-    fn parse(args: &[&str]) -> Result<Throttle, Error> {
+    fn parse(args: &[&str]) -> Result<Throttle<()>, Error> {
         let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
-        parse_throttle(&bytes)
+        parse_throttle((), &bytes)
     }
 
     #[test]
@@ -231,7 +267,7 @@ mod tests {
         }
     }
 
-    fn parse_all(args: &[&str]) -> Result<ThrottleAll, Error> {
+    fn parse_all<'a>(args: &[&'a str]) -> Result<ThrottleAll<&'a [u8]>, Error> {
         let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
         parse_throttle_all(&bytes)
     }
@@ -245,8 +281,11 @@ mod tests {
         assert_eq!(
             all.limits,
             vec![
-                (1, Limit::new(1, 1, NANOS_PER_SECOND).expect("valid")),
-                (5, Limit::new(5, 10, 500_000_000).expect("valid")),
+                (
+                    &b"ka"[..],
+                    Limit::new(1, 1, NANOS_PER_SECOND).expect("valid")
+                ),
+                (&b"kb"[..], Limit::new(5, 10, 500_000_000).expect("valid")),
             ]
         );
         let one = parse_all(&["1", "k", "0", "1", "60"]).expect("valid");
@@ -258,8 +297,16 @@ mod tests {
 
     #[test]
     fn throttle_all_rejects_bad_counts_groups_and_junk() {
-        let cases: [(&[&str], Error); 9] = [
+        let cases: [(&[&str], Error); 11] = [
             (&[], Error::WrongArityAll),
+            (
+                &["2", "k", "1", "1", "1", "k", "1", "1", "1"],
+                Error::DuplicateKey,
+            ),
+            (
+                &["2", "k", "1", "1", "1", "k", "1", "1", "x"],
+                Error::InvalidPeriod,
+            ),
             (&["0"], Error::InvalidNumLimits),
             (&["-1", "k", "1", "1", "1"], Error::InvalidNumLimits),
             (&["x", "k", "1", "1", "1"], Error::InvalidNumLimits),
@@ -303,7 +350,7 @@ mod tests {
     #[test]
     fn non_utf8_arguments_are_errors() {
         let args: [&[u8]; 3] = [b"1", b"\xff\xfe", b"1"];
-        assert_eq!(parse_throttle(&args), Err(Error::InvalidCount));
+        assert_eq!(parse_throttle((), &args), Err(Error::InvalidCount));
     }
 
     #[test]
@@ -317,7 +364,7 @@ mod tests {
             args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..22), 0..12)
         ) {
             let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            let _ = parse_throttle(&slices);
+            let _ = parse_throttle((), &slices);
             let _ = parse_throttle_all(&slices);
         }
 
@@ -327,7 +374,7 @@ mod tests {
         ) {
             let owned = [burst, count, period, quantity].map(|v| v.to_string());
             let slices: Vec<&[u8]> = owned.iter().map(|s| s.as_bytes()).collect();
-            if let Ok(throttle) = parse_throttle(&slices) {
+            if let Ok(throttle) = parse_throttle((), &slices) {
                 prop_assert_eq!(throttle.quantity, quantity);
                 prop_assert_eq!(throttle.limit.capacity(), burst + 1);
             }

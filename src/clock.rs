@@ -3,23 +3,14 @@
 //! The TAT is an absolute wall-clock time (redis-cell's format), so the clock must be
 //! CLOCK_REALTIME. Redis 7.0 has no module API for microsecond time, so we read it here.
 
+#![forbid(unsafe_code)]
+
 use crate::error::Error;
-use crate::gcra::NANOS_PER_SECOND;
+use crate::host;
+use crate::units::NANOS_PER_SECOND;
 
 pub fn now_ns() -> Result<i64, Error> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
-        return Err(Error::Clock);
-    }
-    // time_t and c_long are i64 on 64-bit targets but narrower elsewhere.
-    #[allow(clippy::useless_conversion)]
-    let seconds = i64::try_from(ts.tv_sec).map_err(|_| Error::Clock)?;
-    #[allow(clippy::useless_conversion)]
-    let nanos = i64::try_from(ts.tv_nsec).map_err(|_| Error::Clock)?;
+    let (seconds, nanos) = host::wall_clock().ok_or(Error::Clock)?;
     epoch_nanos(seconds, nanos).ok_or(Error::Clock)
 }
 

@@ -3,7 +3,9 @@
 //! Redis arguments and stored values are byte strings, not UTF-8: anything that is
 //! not exactly an optional sign followed by ASCII digits is rejected.
 
-use crate::gcra::NANOS_PER_SECOND;
+#![forbid(unsafe_code)]
+
+use crate::units::NANOS_PER_SECOND;
 
 /// Parses `[+-]?[0-9]+` into an i64. `None` on anything else or on overflow.
 pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
@@ -65,22 +67,56 @@ pub fn parse_seconds_as_nanos(bytes: &[u8]) -> Option<i64> {
 /// Room for the 20 digits of u64::MAX.
 pub const MAX_DIGITS: usize = 20;
 
-/// Writes `value` in decimal into the end of `buf` and returns the written digits.
-pub fn format_u64(value: u64, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
-    let mut rest = value;
-    let mut written = 0;
-    for slot in buf.iter_mut().rev() {
-        // `rest % 10` is below 10, so the cast cannot truncate.
-        *slot = b'0' + (rest % 10) as u8;
-        written += 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    // u64::MAX has MAX_DIGITS digits, so `written` never exceeds the buffer.
-    buf.get(MAX_DIGITS - written..).unwrap_or_default()
+/// A non-negative integer written in decimal, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digits {
+    buf: [u8; MAX_DIGITS],
+    start: usize,
 }
+
+impl Digits {
+    /// Two digits per step: TATs have 19 digits and are written on every allowed call.
+    pub fn of(value: u64) -> Digits {
+        let mut buf = [b'0'; MAX_DIGITS];
+        let mut start = MAX_DIGITS;
+        let mut rest = value;
+        while rest >= 100 {
+            // Below 100, so the pair index is in bounds and the cast cannot truncate.
+            let pair = (rest % 100) as usize * 2;
+            rest /= 100;
+            start -= 2;
+            if let (Some(slot), Some(digits)) = (
+                buf.get_mut(start..start + 2),
+                DIGIT_PAIRS.get(pair..pair + 2),
+            ) {
+                slot.copy_from_slice(digits);
+            }
+        }
+        // 0..=99 left: one or two digits.
+        let pair = rest as usize * 2;
+        let (digits, len) = if rest >= 10 {
+            (DIGIT_PAIRS.get(pair..pair + 2), 2)
+        } else {
+            (DIGIT_PAIRS.get(pair + 1..pair + 2), 1)
+        };
+        start -= len;
+        if let (Some(slot), Some(digits)) = (buf.get_mut(start..start + len), digits) {
+            slot.copy_from_slice(digits);
+        }
+        Digits { buf, start }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+}
+
+/// "00" to "99", back to back.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 #[cfg(test)]
 mod tests {
@@ -141,14 +177,21 @@ mod tests {
 
     #[test]
     fn formats_edges() {
-        let mut buf = [0u8; MAX_DIGITS];
-        assert_eq!(format_u64(0, &mut buf), b"0");
-        assert_eq!(format_u64(7, &mut buf), b"7");
+        for (value, text) in [
+            (0, "0"),
+            (7, "7"),
+            (10, "10"),
+            (99, "99"),
+            (100, "100"),
+            (1_000_000, "1000000"),
+        ] {
+            assert_eq!(Digits::of(value).as_bytes(), text.as_bytes());
+        }
         assert_eq!(
-            format_u64(1_763_883_600_123_456_789, &mut buf),
+            Digits::of(1_763_883_600_123_456_789).as_bytes(),
             b"1763883600123456789"
         );
-        assert_eq!(format_u64(u64::MAX, &mut buf), b"18446744073709551615");
+        assert_eq!(Digits::of(u64::MAX).as_bytes(), b"18446744073709551615");
     }
 
     #[test]
@@ -214,9 +257,9 @@ mod tests {
 
         #[test]
         fn format_round_trips(value in any::<u64>()) {
-            let mut buf = [0u8; MAX_DIGITS];
             let expected = value.to_string();
-            prop_assert_eq!(format_u64(value, &mut buf), expected.as_bytes());
+            let digits = Digits::of(value);
+            prop_assert_eq!(digits.as_bytes(), expected.as_bytes());
         }
 
         #[test]

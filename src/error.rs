@@ -3,6 +3,8 @@
 //! The strings are C strings so a reply needs no allocation. An error is always
 //! returned before anything is written, so an error reply means "nothing changed".
 
+#![forbid(unsafe_code)]
+
 use std::ffi::CStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

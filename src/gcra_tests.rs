@@ -1,10 +1,17 @@
 //! Table tests of the core with a fake clock, plus property tests over the whole i64 range.
 
 use super::*;
+use crate::reply::{integers, Unit};
+use crate::units::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 use proptest::prelude::*;
 
+/// The reply redis-cell would give, durations in seconds.
+fn seconds(decision: &Decision) -> [i64; 5] {
+    integers(decision, Unit::Seconds)
+}
+
 const S: i64 = NANOS_PER_SECOND;
-const MS: i64 = 1_000_000;
+const MS: i64 = NANOS_PER_MILLI;
 /// 2025-11-23T00:00:00Z, an arbitrary realistic "now".
 const T0: i64 = 1_763_856_000 * S;
 
@@ -35,12 +42,12 @@ impl FakeBucket {
 
     fn call(&mut self, quantity: i64) -> [i64; 5] {
         let decision = decide(&self.limit, quantity, self.tat, self.now).expect("decision");
-        match decision.write {
-            Write::Nothing => {}
-            Write::Set(tat) => self.tat = Some(tat),
-            Write::Delete => self.tat = None,
+        match decision.change {
+            TatChange::Keep => {}
+            TatChange::Set(tat) => self.tat = Some(tat),
+            TatChange::Delete => self.tat = None,
         }
-        decision.reply_in_seconds()
+        seconds(&decision)
     }
 }
 
@@ -79,7 +86,7 @@ fn seed_sub_microsecond_intervals_are_exact() {
         let limit = Limit::new(10, count, S).expect("valid");
         let decision = decide(&limit, 1, None, T0).expect("decision");
         assert_eq!(decision.remaining, 10, "count {count}");
-        assert_eq!(decision.write, Write::Set(T0 + interval_ns));
+        assert_eq!(decision.change, TatChange::Set(T0 + interval_ns));
     }
 }
 
@@ -114,8 +121,8 @@ fn classic_table_burst_4_one_per_10s() {
 fn peek_on_a_fresh_key_reports_full_capacity_and_writes_nothing() {
     let limit = Limit::new(15, 30, 60 * S).expect("valid");
     let decision = decide(&limit, 0, None, T0).expect("decision");
-    assert_eq!(decision.reply_in_seconds(), [0, 16, 16, -1, 0]);
-    assert_eq!(decision.write, Write::Nothing);
+    assert_eq!(seconds(&decision), [0, 16, 16, -1, 0]);
+    assert_eq!(decision.change, TatChange::Keep);
 }
 
 #[test]
@@ -139,27 +146,15 @@ fn refund_never_exceeds_capacity_and_deletes_a_full_bucket() {
     let limit = Limit::new(4, 1, 10 * S).expect("valid");
     let tat = T0 + 20 * S;
     let partial = decide(&limit, -1, Some(tat), T0).expect("decision");
-    assert_eq!(partial.write, Write::Set(T0 + 10 * S));
-    assert_eq!(partial.reply_in_seconds(), [0, 5, 4, -1, 10]);
+    assert_eq!(partial.change, TatChange::Set(T0 + 10 * S));
+    assert_eq!(seconds(&partial), [0, 5, 4, -1, 10]);
 
     let huge = decide(&limit, -1_000, Some(tat), T0).expect("decision");
-    assert_eq!(huge.write, Write::Delete);
-    assert_eq!(huge.reply_in_seconds(), [0, 5, 5, -1, 0]);
+    assert_eq!(huge.change, TatChange::Delete);
+    assert_eq!(seconds(&huge), [0, 5, 5, -1, 0]);
 
     let absent = decide(&limit, -1, None, T0).expect("decision");
-    assert_eq!(absent.write, Write::Nothing, "nothing to delete");
-}
-
-#[test]
-fn reply_seconds_drop_sub_millisecond_then_round_up() {
-    assert_eq!(seconds_rounded_up(0), 0);
-    assert_eq!(seconds_rounded_up(999_999), 0);
-    assert_eq!(seconds_rounded_up(1_000_000), 1);
-    assert_eq!(seconds_rounded_up(S), 1);
-    assert_eq!(seconds_rounded_up(S + 999_999), 1);
-    assert_eq!(seconds_rounded_up(S + MS), 2);
-    assert_eq!(seconds_rounded_up(i64::MAX), 9_223_372_037);
-    assert_eq!(seconds_rounded_up(-5), 0);
+    assert_eq!(absent.change, TatChange::Keep, "nothing to delete");
 }
 
 #[test]
@@ -193,7 +188,7 @@ fn stored_tat_far_in_the_future_is_limited_with_sane_values() {
     assert_eq!(decision.remaining, 0);
     assert_eq!(decision.reset_after_ns, i64::MAX - T0);
     assert!(decision.retry_after_ns.is_some_and(|ns| ns > 0));
-    assert_eq!(decision.write, Write::Nothing);
+    assert_eq!(decision.change, TatChange::Keep);
 }
 
 #[test]
@@ -239,16 +234,16 @@ proptest! {
         now in 0..=i64::MAX,
     ) {
         if let Ok(d) = decide(&limit, quantity, stored, now) {
-            let [limited, cap, remaining, retry, reset] = d.reply_in_seconds();
+            let [limited, cap, remaining, retry, reset] = seconds(&d);
             prop_assert!(limited == 0 || limited == 1);
             prop_assert_eq!(cap, limit.capacity());
             prop_assert!((0..=cap).contains(&remaining));
             prop_assert!(retry == -1 || retry >= 0);
             prop_assert!(reset >= 0);
-            match d.write {
-                Write::Set(tat) => prop_assert!(tat > now && !d.limited && quantity != 0),
-                Write::Delete => prop_assert!(quantity < 0 && stored.is_some()),
-                Write::Nothing => prop_assert!(d.limited || quantity <= 0),
+            match d.change {
+                TatChange::Set(tat) => prop_assert!(tat > now && !d.limited && quantity != 0),
+                TatChange::Delete => prop_assert!(quantity < 0 && stored.is_some()),
+                TatChange::Keep => prop_assert!(d.limited || quantity <= 0),
             }
         }
     }
@@ -266,10 +261,10 @@ proptest! {
         let stored = Some(T0 + ahead);
         let d = decide(&limit, quantity, stored, T0).expect("in range");
         if quantity > 0 && !d.limited {
-            prop_assert!(matches!(d.write, Write::Set(_)));
+            prop_assert!(matches!(d.change, TatChange::Set(_)));
         }
         if d.limited || quantity == 0 {
-            prop_assert_eq!(d.write, Write::Nothing);
+            prop_assert_eq!(d.change, TatChange::Keep);
         }
     }
 
@@ -286,7 +281,7 @@ proptest! {
         for (gap, quantity) in steps {
             now += gap;
             let d = decide(&limit, quantity, tat, now).expect("in range");
-            if let Write::Set(new_tat) = d.write {
+            if let TatChange::Set(new_tat) = d.change {
                 tat = Some(new_tat);
                 allowed += quantity;
             }
@@ -296,37 +291,29 @@ proptest! {
 }
 
 #[test]
-fn milliseconds_round_up_any_remainder() {
-    assert_eq!(milliseconds_rounded_up(0), 0);
-    assert_eq!(milliseconds_rounded_up(1), 1);
-    assert_eq!(milliseconds_rounded_up(MS), 1);
-    assert_eq!(milliseconds_rounded_up(MS + 1), 2);
-    assert_eq!(milliseconds_rounded_up(i64::MAX), 9_223_372_036_855);
-    assert_eq!(milliseconds_rounded_up(-1), 0);
-}
-
-#[test]
 fn ms_reply_of_100_per_second() {
     let limit = Limit::new(10, 100, S).expect("valid");
     let decision = decide(&limit, 1, None, T0).expect("decision");
-    assert_eq!(decision.reply(Unit::Milliseconds), [0, 11, 10, -1, 10]);
-    assert_eq!(decision.reply(Unit::Seconds), [0, 11, 10, -1, 1]);
+    assert_eq!(integers(&decision, Unit::Milliseconds), [0, 11, 10, -1, 10]);
+    assert_eq!(integers(&decision, Unit::Seconds), [0, 11, 10, -1, 1]);
 }
 
 #[test]
 fn half_second_period() {
     let limit = Limit::new(4, 1, S / 2).expect("valid");
     assert_eq!(
-        decide(&limit, 1, None, T0)
-            .expect("decision")
-            .reply(Unit::Seconds),
+        integers(
+            &decide(&limit, 1, None, T0).expect("decision"),
+            Unit::Seconds
+        ),
         [0, 5, 4, -1, 1]
     );
     let quarter = Limit::new(4, 1, S / 4).expect("valid");
     assert_eq!(
-        decide(&quarter, 1, None, T0)
-            .expect("decision")
-            .reply(Unit::Milliseconds)[4],
+        integers(
+            &decide(&quarter, 1, None, T0).expect("decision"),
+            Unit::Milliseconds
+        )[4],
         250
     );
 }
@@ -334,11 +321,11 @@ fn half_second_period() {
 fn decision(limited: bool, remaining: i64, retry: Option<i64>, reset: i64) -> Decision {
     Decision {
         limited,
-        limit: 100 + remaining,
+        capacity: 100 + remaining,
         remaining,
         retry_after_ns: retry,
         reset_after_ns: reset,
-        write: Write::Nothing,
+        change: TatChange::Keep,
     }
 }
 
@@ -352,7 +339,7 @@ fn combine_takes_the_tightest_limit_and_the_longest_waits() {
     ]);
     assert!(combined.limited);
     assert_eq!(
-        (combined.limit, combined.remaining),
+        (combined.capacity, combined.remaining),
         (102, 2),
         "first of the ties"
     );
@@ -385,11 +372,11 @@ fn several_limits_are_all_or_nothing() {
         let states = [(per_second, tats[0]), (per_minute, tats[1])];
         let (decision, writes) = decide_all(&states, 1, now).expect("decision");
         for (tat, write) in tats.iter_mut().zip(&writes) {
-            if let Write::Set(new_tat) = write {
+            if let TatChange::Set(new_tat) = write {
                 *tat = Some(*new_tat);
             }
         }
-        (decision.reply_in_seconds(), writes.len())
+        (seconds(&decision), writes.len())
     };
     // Per second (capacity 2) is the tightest at first; reset follows per minute (20 s a token).
     assert_eq!(call(T0, &mut tats), ([0, 2, 1, -1, 20], 2));
@@ -426,7 +413,7 @@ proptest! {
         if combined.limited {
             prop_assert!(writes.is_empty());
         } else {
-            prop_assert_eq!(writes, singles.iter().map(|d| d.write).collect::<Vec<_>>());
+            prop_assert_eq!(writes, singles.iter().map(|d| d.change).collect::<Vec<_>>());
             prop_assert_eq!(combined.remaining, singles.iter().map(|d| d.remaining).min().unwrap_or(0));
             prop_assert_eq!(combined.reset_after_ns, singles.iter().map(|d| d.reset_after_ns).max().unwrap_or(0));
         }

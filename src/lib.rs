@@ -1,4 +1,11 @@
-//! redis-gcra: CL.THROTTLE for Redis and Valkey. Module registration only.
+//! redis-gcra: CL.THROTTLE for Redis and Valkey. Module registration only: name, version,
+//! allocator, commands, the INFO section and the load/unload policy.
+//!
+//! All `unsafe` code is in `host/`, behind safe types; see its module docs for what it
+//! promises.
+#![deny(unsafe_code)]
+#![forbid(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(
     not(test),
     deny(
@@ -13,22 +20,24 @@
 // The pure parts are public so that benches and fuzz targets can drive them directly.
 pub mod args;
 mod clock;
-mod command;
-mod command_info;
+mod commands;
 pub mod decimal;
 pub mod error;
-mod ffi;
 pub mod gcra;
+#[allow(unsafe_code)]
+mod host;
 mod memory_policy;
+pub mod reply;
 mod stats;
 mod store;
+pub mod units;
 
 use std::ffi::CStr;
-use std::os::raw::c_int;
 
-use redis_module::raw::RedisModuleCommand;
-
-use crate::ffi::{has_api, redis_api, ERR, OK};
+use crate::commands::{Throttle, ThrottleAll};
+use crate::host::{Loading, RegisterError, Server};
+use crate::memory_policy::MemoryPolicy;
+use crate::stats::Stats;
 
 /// Redis's allocator in the server (so INFO memory counts us); the system one in unit tests,
 /// benches and fuzzing (feature `system-alloc`), where no server provides it.
@@ -38,6 +47,9 @@ static ALLOCATOR: redis_module::alloc::RedisAlloc = redis_module::alloc::RedisAl
 #[cfg(any(test, feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: std::alloc::System = std::alloc::System;
+
+/// Short and without a dash: INFO prefixes our fields with it (gcra_allowed, ...).
+const MODULE_NAME: &CStr = c"gcra";
 
 /// MODULE LIST shows major * 10000 + minor * 100 + patch of the crate version.
 const MODULE_VERSION: i32 = version_number();
@@ -61,148 +73,28 @@ const fn parse_version_part(part: &str) -> i32 {
     value
 }
 
-struct CommandSpec {
-    name: &'static CStr,
-    handler: unsafe extern "C" fn(ffi::Ctx, *mut ffi::RString, c_int) -> c_int,
-    flags: &'static CStr,
-    /// First key, last key, step: the legacy key positions (0 0 0 when the handler reports
-    /// them itself, with the getkeys-api flag).
-    keys: (c_int, c_int, c_int),
-    /// Shown on Redis 7.2+ and Valkey; Redis 7.0 has no API for module ACL categories.
-    acl_categories: &'static CStr,
-    describe: unsafe fn(*mut RedisModuleCommand) -> Result<(), error::Error>,
-}
-
-const COMMANDS: [CommandSpec; 2] = [
-    CommandSpec {
-        name: c"CL.THROTTLE",
-        handler: command::throttle_command,
-        // Not deny-oom: under maxmemory, peeks, limited calls and refunds (which free memory)
-        // still answer; only a call that would charge tokens gets the OOM error.
-        flags: c"write fast",
-        keys: (1, 1, 1),
-        acl_categories: c"write fast",
-        describe: command_info::describe_throttle,
-    },
-    CommandSpec {
-        name: c"CL.THROTTLEALL",
-        handler: command::throttle_all_command,
-        // O(numlimits), so not "fast"; its keys are reported by the handler (see command_info).
-        flags: c"write getkeys-api",
-        keys: (0, 0, 0),
-        acl_categories: c"write",
-        describe: command_info::describe_throttle_all,
-    },
-];
-
-/// Called by Redis on `loadmodule` / `MODULE LOAD`. Our own entry point rather than the
-/// `redis_module!` macro's: it says why a load fails, refuses arguments, and registers
-/// nothing we do not use (the macro's defrag registration logs a warning on every load on
-/// Redis 7.0 and Valkey).
-///
-/// # Safety
-/// Called by Redis with a valid load context and `argc` argument strings.
-#[no_mangle]
-pub unsafe extern "C" fn RedisModule_OnLoad(
-    ctx: ffi::Ctx,
-    _argv: *mut ffi::RString,
-    argc: c_int,
-) -> c_int {
-    let name = c"gcra";
-    let api_version = redis_module::raw::REDISMODULE_APIVER_1 as c_int;
-    if redis_module::raw::Export_RedisModule_Init(ctx, name.as_ptr(), MODULE_VERSION, api_version)
-        != OK
-    {
-        // Init fills in the API table before it checks the name, so logging works here.
-        ffi::log_warning(
-            ctx,
-            c"redis-gcra: not loaded: a module named 'gcra' is already loaded (MODULE LIST shows it)",
-        );
-        return ERR;
+/// Loads the module: called by the host once the server's API is in place.
+fn load(module: &Loading<'_>, arg_count: usize) -> Result<(), &'static CStr> {
+    if arg_count != 0 {
+        return Err(c"redis-gcra: not loaded: it takes no arguments; remove them after the path in loadmodule or MODULE LOAD");
     }
-    if argc != 0 {
-        ffi::log_warning(
-            ctx,
-            c"redis-gcra: not loaded: it takes no arguments; remove them after the path in loadmodule or MODULE LOAD",
-        );
-        return ERR;
+    let registered = module
+        .register_command::<Throttle>()
+        .and_then(|()| module.register_command::<ThrottleAll>())
+        .and_then(|()| module.register_info::<Stats>());
+    match registered {
+        Ok(()) => {}
+        Err(RegisterError::NameTaken) => return Err(c"redis-gcra: not loaded: CL.THROTTLE or CL.THROTTLEALL is already defined by another module (redis-cell? see MODULE LIST)"),
+        Err(RegisterError::Describe) => return Err(c"redis-gcra: not loaded: could not describe its commands (COMMAND DOCS, key specs, INFO)"),
     }
-    match load(ctx) {
-        Ok(()) => OK,
-        Err(reason) => {
-            ffi::log_warning(ctx, reason);
-            ERR
-        }
-    }
-}
-
-/// Called by Redis on `MODULE UNLOAD`: always refuses. A client may have a CL.THROTTLE
-/// queued in MULTI, and its EXEC would call into the unmapped library and crash the server.
-///
-/// # Safety
-/// Called by Redis with a valid context.
-#[no_mangle]
-pub unsafe extern "C" fn RedisModule_OnUnload(ctx: ffi::Ctx) -> c_int {
-    ffi::log_warning(
-        ctx,
-        c"redis-gcra: refusing MODULE UNLOAD (a CL.THROTTLE queued in MULTI would crash the server at EXEC); to remove the module, restart the server without its loadmodule line",
-    );
-    ERR
-}
-
-unsafe fn load(ctx: ffi::Ctx) -> Result<(), &'static CStr> {
-    const TOO_OLD: &CStr =
-        c"redis-gcra: not loaded: this server is too old (Redis 7.0 or newer is needed)";
-    // Refuse to load rather than fail on the first call.
-    let needed = [
-        has_api!(RedisModule_SetAbsExpire),
-        has_api!(RedisModule_StringDMA),
-        has_api!(RedisModule_StringTruncate),
-        has_api!(RedisModule_Replicate),
-        has_api!(RedisModule_SetCommandInfo),
-        has_api!(RedisModule_GetUsedMemoryRatio),
-    ];
-    if needed.contains(&false) {
-        return Err(TOO_OLD);
-    }
-    store::init(ctx).map_err(|_| TOO_OLD)?;
-    for spec in &COMMANDS {
-        register(ctx, spec)?;
-    }
-    redis_api!(RedisModule_RegisterInfoFunc(ctx, Some(stats::info))).map_err(|_| TOO_OLD)?;
-    memory_policy::watch(ctx);
+    MemoryPolicy::check(&module.server());
+    module.watch_config::<MemoryPolicy>();
     Ok(())
 }
 
-unsafe fn register(ctx: ffi::Ctx, spec: &CommandSpec) -> Result<(), &'static CStr> {
-    let (first, last, step) = spec.keys;
-    let created = redis_api!(RedisModule_CreateCommand(
-        ctx,
-        spec.name.as_ptr(),
-        Some(spec.handler),
-        spec.flags.as_ptr(),
-        first,
-        last,
-        step,
-    ))
-    .map_err(|_| TAKEN)?;
-    let command = redis_api!(RedisModule_GetCommand(ctx, spec.name.as_ptr())).map_err(|_| TAKEN)?;
-    if created != OK || command.is_null() {
-        return Err(TAKEN);
-    }
-    (spec.describe)(command).map_err(|_| {
-        c"redis-gcra: not loaded: could not describe its commands (COMMAND DOCS, key specs)"
-    })?;
-    if let Some(set_categories) = redis_module::raw::RedisModule_SetCommandACLCategories {
-        if set_categories(command, spec.acl_categories.as_ptr()) != OK {
-            ffi::log_warning(
-                ctx,
-                c"redis-gcra: could not set ACL categories; continuing without them",
-            );
-        }
-    }
-    Ok(())
+/// Refuses `MODULE UNLOAD`: a client may have a CL.THROTTLE queued in MULTI, and its EXEC
+/// would call into the unmapped library and crash the server.
+fn unload(server: &Server<'_>) -> bool {
+    server.log_warning(c"redis-gcra: refusing MODULE UNLOAD (a CL.THROTTLE queued in MULTI would crash the server at EXEC); to remove the module, restart the server without its loadmodule line");
+    false
 }
-
-/// The only way CreateCommand fails for a valid name and flags: the name is taken.
-const TAKEN: &CStr = c"redis-gcra: not loaded: CL.THROTTLE or CL.THROTTLEALL is already defined by another module (redis-cell? see MODULE LIST)";

@@ -5,84 +5,38 @@
 //! its limit resets silently, which fails open. Checked at load and after each CONFIG SET of
 //! `maxmemory` or `maxmemory-policy`.
 
+#![forbid(unsafe_code)]
+
 use std::ffi::{CStr, CString};
-use std::os::raw::{c_int, c_void};
 
-use redis_module::raw::{RedisModuleConfigChangeV1, RedisModuleEvent, REDISMODULE_EVENT_CONFIG};
+use crate::host::{ConfigWatcher, Server};
 
-use crate::ffi::{self, redis_api, Ctx};
+/// Checks now (at load) and after each CONFIG SET of the two parameters.
+pub struct MemoryPolicy;
 
-/// Checks now and after each configuration change (Redis 7.0+ and Valkey send those events).
-///
-/// # Safety
-/// `ctx` must be the context passed to `RedisModule_OnLoad`.
-pub unsafe fn watch(ctx: Ctx) {
-    check(ctx);
-    let config_event = RedisModuleEvent {
-        id: REDISMODULE_EVENT_CONFIG,
-        dataver: 1,
-    };
-    let _ = redis_api!(RedisModule_SubscribeToServerEvent(
-        ctx,
-        config_event,
-        Some(on_config_change)
-    ));
-}
-
-unsafe extern "C" fn on_config_change(ctx: Ctx, _: RedisModuleEvent, _: u64, data: *mut c_void) {
-    let change = data.cast::<RedisModuleConfigChangeV1>();
-    if change.is_null() || (*change).config_names.is_null() {
-        return;
-    }
-    let Ok(count) = usize::try_from((*change).num_changes) else {
-        return;
-    };
-    let names = std::slice::from_raw_parts((*change).config_names, count);
-    let relevant = names.iter().any(|&name| {
-        !name.is_null()
-            && matches!(
-                CStr::from_ptr(name).to_bytes(),
-                b"maxmemory" | b"maxmemory-policy"
-            )
-    });
-    if relevant {
-        check(ctx);
-    }
-}
-
-/// Reads `maxmemory` and `maxmemory_policy` from INFO memory and logs the advice, if any.
-unsafe fn check(ctx: Ctx) {
-    let Ok(info) = redis_api!(RedisModule_GetServerInfo(ctx, c"memory".as_ptr())) else {
-        return;
-    };
-    if info.is_null() {
-        return;
-    }
-    let mut error: c_int = 0;
-    let maxmemory = redis_api!(RedisModule_ServerInfoGetFieldUnsigned(
-        info,
-        c"maxmemory".as_ptr(),
-        &mut error
-    ));
-    let policy = redis_api!(RedisModule_ServerInfoGetFieldC(
-        info,
-        c"maxmemory_policy".as_ptr()
-    ));
-    // Copied out before the INFO data (which owns the string) is freed.
-    let policy = match policy {
-        Ok(ptr) if !ptr.is_null() => CStr::from_ptr(ptr).to_bytes().to_vec(),
-        _ => Vec::new(),
-    };
-    let _ = redis_api!(RedisModule_FreeServerInfo(ctx, info));
-    let (Ok(maxmemory), 0) = (maxmemory, error) else {
-        return;
-    };
-    if let Some((level, text)) = advice(&policy, maxmemory) {
-        if let Ok(text) = CString::new(text) {
-            match level {
-                Level::Warning => ffi::log_warning(ctx, &text),
-                Level::Notice => ffi::log_notice(ctx, &text),
+impl MemoryPolicy {
+    pub fn check(server: &Server<'_>) {
+        let Some((policy, maxmemory)) = server.memory_limits() else {
+            return;
+        };
+        if let Some((level, text)) = advice(&policy, maxmemory) {
+            if let Ok(text) = CString::new(text) {
+                match level {
+                    Level::Warning => server.log_warning(&text),
+                    Level::Notice => server.log_notice(&text),
+                }
             }
+        }
+    }
+}
+
+impl ConfigWatcher for MemoryPolicy {
+    fn changed(server: &Server<'_>, names: &[&CStr]) {
+        let relevant = names
+            .iter()
+            .any(|name| matches!(name.to_bytes(), b"maxmemory" | b"maxmemory-policy"));
+        if relevant {
+            MemoryPolicy::check(server);
         }
     }
 }

@@ -3,13 +3,12 @@
 //! Commands run on Redis's main thread only, so each counter is bumped with a relaxed load
 //! and store (no locked instruction on the hot path); atomics just make the statics safe.
 
-use std::os::raw::c_int;
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use redis_module::raw::RedisModuleInfoCtx;
-
-use crate::ffi::redis_api;
 use crate::gcra::Decision;
+use crate::host::{Info, InfoSource};
 
 static ALLOWED: AtomicU64 = AtomicU64::new(0);
 static LIMITED: AtomicU64 = AtomicU64::new(0);
@@ -35,25 +34,22 @@ pub fn record_error() {
     bump(&ERRORS);
 }
 
-/// INFO callback. Redis prefixes each field with the module name: `gcra_allowed` etc.
-///
-/// # Safety
-/// Called by Redis with a valid INFO context.
-pub unsafe extern "C" fn info(ctx: *mut RedisModuleInfoCtx, _for_crash_report: c_int) {
-    let _ = redis_api!(RedisModule_InfoAddSection(ctx, c"stats".as_ptr()));
-    let fields = [
-        (c"allowed", &ALLOWED),
-        (c"limited", &LIMITED),
-        (c"peeked", &PEEKED),
-        (c"refunded", &REFUNDED),
-        (c"errors", &ERRORS),
-    ];
-    for (name, counter) in fields {
-        let _ = redis_api!(RedisModule_InfoAddFieldULongLong(
-            ctx,
-            name.as_ptr(),
-            counter.load(Relaxed)
-        ));
+/// The INFO section. Redis prefixes names with the module's: `gcra_stats`, `gcra_allowed`...
+pub struct Stats;
+
+impl InfoSource for Stats {
+    fn fill(info: &mut Info<'_>) {
+        info.section(c"stats");
+        let fields = [
+            (c"allowed", &ALLOWED),
+            (c"limited", &LIMITED),
+            (c"peeked", &PEEKED),
+            (c"refunded", &REFUNDED),
+            (c"errors", &ERRORS),
+        ];
+        for (name, counter) in fields {
+            info.field(name, counter.load(Relaxed));
+        }
     }
 }
 

@@ -10,7 +10,8 @@
 use libfuzzer_sys::fuzz_target;
 use redis_gcra::args::{parse_throttle, parse_throttle_all};
 use redis_gcra::decimal::{parse_digits, parse_i64};
-use redis_gcra::gcra::{decide, decide_all, Decision, Write};
+use redis_gcra::gcra::{decide, decide_all, Decision, TatChange};
+use redis_gcra::reply::integers;
 
 /// 2025-11-23, used when the input's clock field is not a usable time.
 const DEFAULT_NOW: i64 = 1_763_856_000_000_000_000;
@@ -21,7 +22,7 @@ fn check(decision: &Decision, reply: [i64; 5], now: i64) {
     assert!(limit >= 1 && (0..=limit).contains(&remaining), "{reply:?}");
     assert!(retry >= -1 && reset >= 0, "{reply:?}");
     assert!(limited == 1 || retry == -1, "{reply:?}");
-    if let Write::Set(tat) = decision.write {
+    if let TatChange::Set(tat) = decision.change {
         assert!(tat > now && !decision.limited, "{decision:?}");
     }
 }
@@ -50,9 +51,9 @@ fuzz_target!(|data: &[u8]| {
     let tat_for = |i: usize| stored.get(i).copied().flatten();
 
     if mode % 2 == 0 {
-        let Ok(request) = parse_throttle(&args) else { return };
+        let Ok(request) = parse_throttle((), &args) else { return };
         if let Ok(decision) = decide(&request.limit, request.quantity, tat_for(0), now) {
-            check(&decision, decision.reply(request.unit), now);
+            check(&decision, integers(&decision, request.unit), now);
         }
     } else {
         let Ok(request) = parse_throttle_all(&args) else { return };
@@ -60,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok((decision, writes)) = decide_all(&states, request.quantity, now) {
             assert!(!decision.limited || writes.is_empty());
             assert!(decision.limited || writes.len() == states.len());
-            check(&decision, decision.reply(request.unit), now);
+            check(&decision, integers(&decision, request.unit), now);
         }
     }
 });

@@ -1,0 +1,130 @@
+//! A key opened by the running command: checked when opened, closed when dropped.
+
+use std::os::raw::c_int;
+use std::ptr::NonNull;
+
+use redis_module::raw::{
+    RedisModuleKey, REDISMODULE_KEYTYPE_EMPTY, REDISMODULE_KEYTYPE_STRING, REDISMODULE_READ,
+    REDISMODULE_WRITE,
+};
+
+use super::call::{Arg, Call};
+use super::redis_api;
+use crate::error::Error;
+
+/// A key that is absent or holds a string (anything else is refused at `open`), open for
+/// reading and writing until dropped. Writes cannot fail (see the host module's docs).
+pub struct Key<'a> {
+    call: &'a Call<'a>,
+    raw: NonNull<RedisModuleKey>,
+    name: Arg<'a>,
+    holds_string: bool,
+}
+
+impl<'a> Key<'a> {
+    /// Opens `name` for reading and writing: `WRONGTYPE` if it holds anything but a string.
+    pub fn open(call: &'a Call<'a>, name: Arg<'a>) -> Result<Key<'a>, Error> {
+        let mode = (REDISMODULE_READ | REDISMODULE_WRITE) as c_int;
+        // SAFETY: the context and the name belong to the running command. The handle is
+        // closed by Drop, before the command returns (the key cannot outlive `'a`).
+        let raw = unsafe { redis_api!(RedisModule_OpenKey(call.ctx(), name.raw(), mode)) }?;
+        let raw = NonNull::new(raw).ok_or(Error::Internal)?;
+        let mut key = Key {
+            call,
+            raw,
+            name,
+            holds_string: false,
+        };
+        // SAFETY: `raw` is an open key handle.
+        match unsafe { redis_api!(RedisModule_KeyType(raw.as_ptr())) }? as isize {
+            REDISMODULE_KEYTYPE_EMPTY => {}
+            REDISMODULE_KEYTYPE_STRING => key.holds_string = true,
+            _ => return Err(Error::WrongType),
+        }
+        Ok(key)
+    }
+
+    pub fn name(&self) -> Arg<'a> {
+        self.name
+    }
+
+    /// The string's bytes, or `None` when the key is absent. (Redis converts an int-encoded
+    /// value to raw encoding here; the bytes stay the same.)
+    pub fn read(&self) -> Option<&[u8]> {
+        if !self.holds_string {
+            return None;
+        }
+        let mut len = 0usize;
+        // SAFETY: `raw` is open and holds a string, so DMA gives a pointer to its `len` bytes,
+        // valid until the key is written or closed: the slice borrows `self`, so neither can
+        // happen while it is alive.
+        let ptr = unsafe {
+            redis_api!(RedisModule_StringDMA(
+                self.raw.as_ptr(),
+                &mut len,
+                REDISMODULE_READ as c_int
+            ))
+        };
+        match ptr {
+            Ok(ptr) if !ptr.is_null() => {
+                // SAFETY: as above.
+                Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+            }
+            // Unreachable for a string key; empty bytes are not a valid state and read as such.
+            _ => Some(&[]),
+        }
+    }
+
+    /// Replaces the value with `value` in place (creating the string if the key is absent).
+    pub fn overwrite(&mut self, value: &[u8]) {
+        // SAFETY: `raw` is open for writing and absent or a string.
+        let status =
+            unsafe { redis_api!(RedisModule_StringTruncate(self.raw.as_ptr(), value.len())) };
+        self.call
+            .check(status, c"redis-gcra: RedisModule_StringTruncate failed");
+        let mut len = 0usize;
+        // SAFETY: as above; the key now holds a string of `value.len()` bytes.
+        let ptr = unsafe {
+            redis_api!(RedisModule_StringDMA(
+                self.raw.as_ptr(),
+                &mut len,
+                REDISMODULE_WRITE as c_int
+            ))
+        };
+        match ptr {
+            Ok(ptr) if !ptr.is_null() && len == value.len() => {
+                // SAFETY: DMA gives `len` writable bytes of the key's own buffer, which
+                // cannot overlap `value` (that borrow would conflict with `&mut self`).
+                unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), ptr.cast::<u8>(), len) };
+            }
+            _ => self.call.check(
+                Ok(super::ERR),
+                c"redis-gcra: RedisModule_StringDMA for writing failed",
+            ),
+        }
+        self.holds_string = true;
+    }
+
+    /// Sets the key's absolute expiry, in milliseconds since the epoch.
+    pub fn expire_at(&mut self, at_ms: i64) {
+        // SAFETY: `raw` is open for writing and holds a string.
+        let status = unsafe { redis_api!(RedisModule_SetAbsExpire(self.raw.as_ptr(), at_ms)) };
+        self.call
+            .check(status, c"redis-gcra: RedisModule_SetAbsExpire failed");
+    }
+
+    pub fn delete(&mut self) {
+        // SAFETY: `raw` is open for writing.
+        let status = unsafe { redis_api!(RedisModule_DeleteKey(self.raw.as_ptr())) };
+        self.call
+            .check(status, c"redis-gcra: RedisModule_DeleteKey failed");
+        self.holds_string = false;
+    }
+}
+
+impl Drop for Key<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from OpenKey and is closed exactly once, here.
+        let _ = unsafe { redis_api!(RedisModule_CloseKey(self.raw.as_ptr())) };
+    }
+}
