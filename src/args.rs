@@ -12,7 +12,9 @@ use crate::decimal::{parse_i64, parse_seconds_as_nanos};
 use crate::error::Error;
 use crate::gcra::Limit;
 use crate::host;
+pub use crate::modes::Mode;
 use crate::reply::Unit;
+use crate::units::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 
 /// An argument's bytes, as the parser reads them.
 pub trait ArgBytes: Copy {
@@ -31,7 +33,7 @@ impl ArgBytes for host::Arg<'_> {
     }
 }
 
-/// One validated CL.THROTTLE request.
+/// One validated CL.THROTTLE (or CL.PEEK) request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle<K> {
     pub key: K,
@@ -39,6 +41,7 @@ pub struct Throttle<K> {
     /// Tokens to take: 0 peeks, negative refunds.
     pub quantity: i64,
     pub unit: Unit,
+    pub mode: Mode,
 }
 
 /// One validated CL.THROTTLEALL request: distinct keys, each with its limit.
@@ -47,10 +50,20 @@ pub struct ThrottleAll<K> {
     pub limits: Vec<(K, Limit)>,
     pub quantity: i64,
     pub unit: Unit,
+    pub mode: Mode,
 }
 
-/// Most arguments CL.THROTTLE takes after the key: max_burst count period [quantity] [MS].
-pub const MAX_ARGS_AFTER_KEY: usize = 5;
+/// Most option arguments after the limit: quantity, MS and a mode with its value.
+const MAX_OPTION_ARGS: usize = 4;
+
+/// Most arguments CL.THROTTLE takes after the key: max_burst count period and the options.
+pub const MAX_ARGS_AFTER_KEY: usize = 3 + MAX_OPTION_ARGS;
+
+/// BLOCK's largest wait: the milliseconds whose nanoseconds fit in 64 bits.
+const MAX_BLOCK_MS: i64 = i64::MAX / NANOS_PER_MILLI;
+
+/// SOFT's hard factor: from 1 to 1000, in billionths.
+const SOFT_FACTOR_RANGE: std::ops::RangeInclusive<i64> = NANOS_PER_SECOND..=1000 * NANOS_PER_SECOND;
 
 /// Parses CL.THROTTLE's `key` and the arguments after it, `max_burst count period [quantity] [MS]`.
 pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
@@ -58,12 +71,13 @@ pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
         return Err(Error::WrongArity);
     };
     let limit = parse_limit(max_burst, count, period)?;
-    let (quantity, unit) = parse_options(options, Error::WrongArity)?;
+    let (quantity, unit, mode) = parse_options(options, Error::WrongArity)?;
     Ok(Throttle {
         key,
         limit,
         quantity,
         unit,
+        mode,
     })
 }
 
@@ -94,7 +108,7 @@ pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll<K>, Err
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let options: Vec<&[u8]> = options.iter().map(ArgBytes::bytes).collect();
-    let (quantity, unit) = parse_options(&options, Error::WrongArityAll)?;
+    let (quantity, unit, mode) = parse_options(&options, Error::WrongArityAll)?;
     let mut seen = HashSet::with_capacity(limits.len());
     if !limits.iter().all(|(key, _)| seen.insert(key.bytes())) {
         return Err(Error::DuplicateKey);
@@ -103,6 +117,7 @@ pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll<K>, Err
         limits,
         quantity,
         unit,
+        mode,
     })
 }
 
@@ -130,30 +145,66 @@ fn parse_limit(max_burst: &[u8], count: &[u8], period: &[u8]) -> Result<Limit, E
     Limit::new(max_burst, count, period_ns)
 }
 
-/// `[quantity] [MS]`: quantity defaults to 1, MS (any case) switches replies to milliseconds.
-fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit), Error> {
-    match *options {
-        [] => Ok((1, Unit::Seconds)),
-        [last] if is_ms(last) => Ok((1, Unit::Milliseconds)),
-        [quantity] => Ok((parse_quantity(quantity)?, Unit::Seconds)),
-        [quantity, option] => {
-            let quantity = parse_quantity(quantity)?;
-            if is_ms(option) {
-                Ok((quantity, Unit::Milliseconds))
-            } else {
-                Err(Error::UnknownOption)
-            }
-        }
-        _ => Err(too_many),
+/// `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`: the quantity (default 1) comes
+/// first; the options follow in any order, each at most once, in any case.
+fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit, Mode), Error> {
+    if options.len() > MAX_OPTION_ARGS {
+        return Err(too_many);
     }
+    let (quantity, mut rest) = match options.split_first() {
+        Some((first, rest)) if !is_option(first) => (parse_quantity(first)?, rest),
+        _ => (1, options),
+    };
+    let (mut unit, mut mode) = (Unit::Seconds, Mode::Plain);
+    while let Some((&option, after)) = rest.split_first() {
+        rest = after;
+        if option.eq_ignore_ascii_case(b"MS") {
+            if unit == Unit::Milliseconds {
+                return Err(Error::RepeatedOption);
+            }
+            unit = Unit::Milliseconds;
+            continue;
+        }
+        let next = if option.eq_ignore_ascii_case(b"ATMOST") {
+            Mode::AtMost
+        } else if option.eq_ignore_ascii_case(b"BLOCK") {
+            let (&ms, after) = rest.split_first().ok_or(Error::InvalidBlock)?;
+            rest = after;
+            let ms = parse_i64(ms)
+                .filter(|ms| (0..=MAX_BLOCK_MS).contains(ms))
+                .ok_or(Error::InvalidBlock)?;
+            Mode::Block {
+                max_wait_ns: ms * NANOS_PER_MILLI,
+            }
+        } else if option.eq_ignore_ascii_case(b"SOFT") {
+            let (&factor, after) = rest.split_first().ok_or(Error::InvalidSoft)?;
+            rest = after;
+            let hard_factor_e9 = parse_seconds_as_nanos(factor)
+                .filter(|f| SOFT_FACTOR_RANGE.contains(f))
+                .ok_or(Error::InvalidSoft)?;
+            Mode::Soft { hard_factor_e9 }
+        } else {
+            return Err(Error::UnknownOption);
+        };
+        if mode != Mode::Plain {
+            return Err(Error::ConflictingOptions);
+        }
+        mode = next;
+    }
+    if mode != Mode::Plain && quantity < 1 {
+        return Err(Error::ModeNeedsQuantity);
+    }
+    Ok((quantity, unit, mode))
+}
+
+fn is_option(arg: &[u8]) -> bool {
+    [&b"MS"[..], b"BLOCK", b"ATMOST", b"SOFT"]
+        .iter()
+        .any(|option| arg.eq_ignore_ascii_case(option))
 }
 
 fn parse_quantity(bytes: &[u8]) -> Result<i64, Error> {
     parse_i64(bytes).ok_or(Error::InvalidQuantity)
-}
-
-fn is_ms(bytes: &[u8]) -> bool {
-    bytes.eq_ignore_ascii_case(b"MS")
 }
 
 #[cfg(test)]
@@ -189,7 +240,10 @@ mod tests {
         let cases: [(&[&str], Error); 16] = [
             (&[], Error::WrongArity),
             (&["1", "1"], Error::WrongArity),
-            (&["1", "1", "1", "1", "1", "1"], Error::WrongArity),
+            (
+                &["1", "1", "1", "1", "MS", "BLOCK", "1", "x"],
+                Error::WrongArity,
+            ),
             (&["x", "1", "1"], Error::InvalidMaxBurst),
             (&["-1", "1", "1"], Error::InvalidMaxBurst),
             (&["9223372036854775807", "1", "1"], Error::InvalidMaxBurst),
@@ -234,12 +288,116 @@ mod tests {
 
     #[test]
     fn unknown_options_and_extra_arguments_are_errors() {
-        let cases: [(&[&str], Error); 5] = [
+        let cases: [(&[&str], Error); 7] = [
             (&["1", "1", "1", "1", "SECONDS"], Error::UnknownOption),
             (&["1", "1", "1", "1", "MSS"], Error::UnknownOption),
             (&["1", "1", "1", "FOO"], Error::InvalidQuantity),
-            (&["1", "1", "1", "MS", "1"], Error::InvalidQuantity),
-            (&["1", "1", "1", "1", "MS", "MS"], Error::WrongArity),
+            (&["1", "1", "1", "MS", "1"], Error::UnknownOption),
+            (&["1", "1", "1", "1", "1"], Error::UnknownOption),
+            (&["1", "1", "1", "1", "MS", "MS"], Error::RepeatedOption),
+            (&["1", "1", "1", "ms", "Ms"], Error::RepeatedOption),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(parse(args), Err(expected), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn modes_parse_in_any_order_after_the_quantity() {
+        let cases: [(&[&str], i64, Unit, Mode); 8] = [
+            (&["1", "1", "1"], 1, Unit::Seconds, Mode::Plain),
+            (
+                &["1", "1", "1", "BLOCK", "250"],
+                1,
+                Unit::Seconds,
+                Mode::Block {
+                    max_wait_ns: 250_000_000,
+                },
+            ),
+            (
+                &["1", "1", "1", "3", "block", "0", "ms"],
+                3,
+                Unit::Milliseconds,
+                Mode::Block { max_wait_ns: 0 },
+            ),
+            (
+                &["1", "1", "1", "50", "ATMOST"],
+                50,
+                Unit::Seconds,
+                Mode::AtMost,
+            ),
+            (
+                &["1", "1", "1", "MS", "atmost"],
+                1,
+                Unit::Milliseconds,
+                Mode::AtMost,
+            ),
+            (
+                &["1", "1", "1", "SOFT", "2"],
+                1,
+                Unit::Seconds,
+                Mode::Soft {
+                    hard_factor_e9: 2_000_000_000,
+                },
+            ),
+            (
+                &["1", "1", "1", "2", "soft", "1.5", "MS"],
+                2,
+                Unit::Milliseconds,
+                Mode::Soft {
+                    hard_factor_e9: 1_500_000_000,
+                },
+            ),
+            (
+                &["1", "1", "1", "SOFT", "1000"],
+                1,
+                Unit::Seconds,
+                Mode::Soft {
+                    hard_factor_e9: 1_000_000_000_000,
+                },
+            ),
+        ];
+        for (args, quantity, unit, mode) in cases {
+            let throttle = parse(args).expect("valid");
+            assert_eq!(
+                (throttle.quantity, throttle.unit, throttle.mode),
+                (quantity, unit, mode),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_modes_are_named() {
+        let cases: [(&[&str], Error); 13] = [
+            (&["1", "1", "1", "BLOCK"], Error::InvalidBlock),
+            (&["1", "1", "1", "BLOCK", "-1"], Error::InvalidBlock),
+            (&["1", "1", "1", "BLOCK", "1.5"], Error::InvalidBlock),
+            (
+                &["1", "1", "1", "BLOCK", "9223372036855"],
+                Error::InvalidBlock,
+            ),
+            (&["1", "1", "1", "SOFT"], Error::InvalidSoft),
+            (&["1", "1", "1", "SOFT", "0.999999999"], Error::InvalidSoft),
+            (
+                &["1", "1", "1", "SOFT", "1000.000000001"],
+                Error::InvalidSoft,
+            ),
+            (&["1", "1", "1", "SOFT", "2e1"], Error::InvalidSoft),
+            (
+                &["1", "1", "1", "ATMOST", "ATMOST"],
+                Error::ConflictingOptions,
+            ),
+            (
+                &["1", "1", "1", "ATMOST", "BLOCK", "5"],
+                Error::ConflictingOptions,
+            ),
+            (&["1", "1", "1", "0", "ATMOST"], Error::ModeNeedsQuantity),
+            (
+                &["1", "1", "1", "-1", "SOFT", "2"],
+                Error::ModeNeedsQuantity,
+            ),
+            (&["1", "1", "1", "BLOCK", "5", "1"], Error::UnknownOption),
         ];
         for (args, expected) in cases {
             assert_eq!(parse(args), Err(expected), "{args:?}");
@@ -297,7 +455,7 @@ mod tests {
 
     #[test]
     fn throttle_all_rejects_bad_counts_groups_and_junk() {
-        let cases: [(&[&str], Error); 11] = [
+        let cases: [(&[&str], Error); 12] = [
             (&[], Error::WrongArityAll),
             (
                 &["2", "k", "1", "1", "1", "k", "1", "1", "1"],
@@ -318,6 +476,10 @@ mod tests {
             (&["1", "k", "1", "1", "x"], Error::InvalidPeriod),
             (
                 &["1", "k", "1", "1", "1", "1", "MS", "junk"],
+                Error::UnknownOption,
+            ),
+            (
+                &["1", "k", "1", "1", "1", "1", "MS", "BLOCK", "1", "junk"],
                 Error::WrongArityAll,
             ),
             (

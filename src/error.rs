@@ -12,8 +12,19 @@ pub enum Error {
     WrongArity,
     WrongArityAll,
     InvalidNumLimits,
-    /// A trailing argument that is not the MS option.
+    WrongArityPeek,
+    /// A trailing argument that is not an option.
     UnknownOption,
+    /// The same option twice.
+    RepeatedOption,
+    /// More than one of BLOCK, ATMOST and SOFT.
+    ConflictingOptions,
+    InvalidBlock,
+    InvalidSoft,
+    /// BLOCK, ATMOST or SOFT with a quantity below 1.
+    ModeNeedsQuantity,
+    /// CL.PEEK with BLOCK, ATMOST or SOFT.
+    PeekMode,
     /// The same key twice in one CL.THROTTLEALL.
     DuplicateKey,
     InvalidMaxBurst,
@@ -48,7 +59,24 @@ impl Error {
             Error::InvalidNumLimits => {
                 c"ERR invalid numlimits: expected an integer >= 1, followed by that many key max_burst count period groups"
             }
-            Error::UnknownOption => c"ERR unknown option: the only option is MS",
+            Error::WrongArityPeek => c"ERR wrong number of arguments for 'CL.PEEK' command",
+            Error::UnknownOption => {
+                c"ERR unknown option: expected MS, BLOCK <ms>, ATMOST or SOFT <hard_factor> after the quantity"
+            }
+            Error::RepeatedOption => c"ERR an option appears twice",
+            Error::ConflictingOptions => {
+                c"ERR BLOCK, ATMOST and SOFT cannot be combined: give at most one"
+            }
+            Error::InvalidBlock => {
+                c"ERR invalid BLOCK: expected milliseconds from 0 to 9223372036854"
+            }
+            Error::InvalidSoft => {
+                c"ERR invalid SOFT: expected a hard_factor from 1 to 1000, with at most 9 decimals"
+            }
+            Error::ModeNeedsQuantity => {
+                c"ERR BLOCK, ATMOST and SOFT need a quantity of at least 1"
+            }
+            Error::PeekMode => c"ERR CL.PEEK only looks: it takes [quantity] [MS], not BLOCK, ATMOST or SOFT",
             Error::DuplicateKey => {
                 c"ERR the same key appears twice in CL.THROTTLEALL: give each limit its own key"
             }
@@ -62,7 +90,7 @@ impl Error {
                 c"ERR invalid period: expected seconds above 0 and up to 9223372036.854775807, with at most 9 decimals"
             }
             Error::InvalidQuantity => {
-                c"ERR invalid quantity: expected a 64-bit integer (or the option MS)"
+                c"ERR invalid quantity: expected a 64-bit integer (or an option: MS, BLOCK, ATMOST, SOFT)"
             }
             Error::RateTooHigh => {
                 c"ERR invalid count: more than one token per nanosecond (count must not exceed period in nanoseconds)"
@@ -86,11 +114,18 @@ impl Error {
 mod tests {
     use super::*;
 
-    const ALL: [Error; 17] = [
+    const ALL: [Error; 24] = [
         Error::WrongArity,
         Error::WrongArityAll,
+        Error::WrongArityPeek,
         Error::InvalidNumLimits,
         Error::UnknownOption,
+        Error::RepeatedOption,
+        Error::ConflictingOptions,
+        Error::InvalidBlock,
+        Error::InvalidSoft,
+        Error::ModeNeedsQuantity,
+        Error::PeekMode,
         Error::DuplicateKey,
         Error::InvalidMaxBurst,
         Error::InvalidCount,
@@ -130,6 +165,8 @@ mod tests {
             (Error::RateTooHigh, "count"),
             (Error::InvalidNumLimits, "numlimits"),
             (Error::UnknownOption, "MS"),
+            (Error::InvalidBlock, "BLOCK"),
+            (Error::InvalidSoft, "SOFT"),
         ];
         for (error, argument) in named {
             let text = error.message().to_str().expect("ASCII message");

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 use crate::error::Error;
+use crate::units::NANOS_PER_SECOND;
 
 /// A validated limit: `count` tokens per `period`, with bursts of `max_burst + 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,48 @@ impl Limit {
     pub fn capacity(&self) -> i64 {
         self.max_burst + 1
     }
+
+    /// The same rate with the tolerance scaled by `factor_e9` billionths (SOFT's hard limit).
+    /// A tolerance past 2^126 ns is capped there: no TAT that fits in 64 bits reaches it.
+    pub fn scaled(&self, factor_e9: i64) -> Limit {
+        const CAP: i128 = 1 << 126;
+        let tolerance = self
+            .tolerance
+            .checked_mul(i128::from(factor_e9))
+            .map_or(CAP, |scaled| {
+                (scaled / i128::from(NANOS_PER_SECOND)).min(CAP)
+            });
+        Limit { tolerance, ..*self }
+    }
+}
+
+/// How far into SOFT's band (between `soft`'s tolerance and `hard`'s) a request for
+/// `quantity` tokens would take the bucket, in millionths of the band: 0 at or below the
+/// soft limit, 1,000,000 at the hard one. `soft` and `hard` share their rate.
+pub fn band_level_ppm(
+    soft: &Limit,
+    hard: &Limit,
+    quantity: i64,
+    tat: Option<i64>,
+    now: i64,
+) -> i64 {
+    const WHOLE: i128 = 1_000_000;
+    let now = i128::from(now);
+    let new_tat = tat.map_or(now, i128::from).max(now) + soft.interval * i128::from(quantity);
+    let excess = new_tat - now - soft.tolerance;
+    let band = hard.tolerance - soft.tolerance;
+    if excess <= 0 {
+        return 0;
+    }
+    if excess >= band {
+        return WHOLE as i64;
+    }
+    // excess < band, so the level is below WHOLE; a band too wide to multiply is divided first.
+    let level = match excess.checked_mul(WHOLE) {
+        Some(scaled) => scaled / band,
+        None => excess / (band / WHOLE),
+    };
+    i64::try_from(level.min(WHOLE)).unwrap_or(0)
 }
 
 /// What the caller must do to the stored TAT.

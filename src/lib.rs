@@ -27,6 +27,8 @@ pub mod gcra;
 #[allow(unsafe_code)]
 mod host;
 mod memory_policy;
+pub mod modes;
+mod random;
 pub mod reply;
 mod stats;
 mod store;
@@ -34,7 +36,7 @@ pub mod units;
 
 use std::ffi::CStr;
 
-use crate::commands::{Throttle, ThrottleAll};
+use crate::commands::{Peek, Throttle, ThrottleAll};
 use crate::host::{Loading, RegisterError, Server};
 use crate::memory_policy::MemoryPolicy;
 use crate::stats::Stats;
@@ -81,10 +83,11 @@ fn load(module: &Loading<'_>, arg_count: usize) -> Result<(), &'static CStr> {
     let registered = module
         .register_command::<Throttle>()
         .and_then(|()| module.register_command::<ThrottleAll>())
+        .and_then(|()| module.register_command::<Peek>())
         .and_then(|()| module.register_info::<Stats>());
     match registered {
         Ok(()) => {}
-        Err(RegisterError::NameTaken) => return Err(c"redis-gcra: not loaded: CL.THROTTLE or CL.THROTTLEALL is already defined by another module (redis-cell? see MODULE LIST)"),
+        Err(RegisterError::NameTaken) => return Err(c"redis-gcra: not loaded: CL.THROTTLE, CL.THROTTLEALL or CL.PEEK is already defined by another module (redis-cell? see MODULE LIST)"),
         Err(RegisterError::Describe) => return Err(c"redis-gcra: not loaded: could not describe its commands (COMMAND DOCS, key specs, INFO)"),
     }
     MemoryPolicy::check(&module.server());

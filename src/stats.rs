@@ -9,12 +9,16 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::gcra::Decision;
 use crate::host::{Info, InfoSource};
+use crate::modes::Outcome;
 
 static ALLOWED: AtomicU64 = AtomicU64::new(0);
 static LIMITED: AtomicU64 = AtomicU64::new(0);
 static PEEKED: AtomicU64 = AtomicU64::new(0);
 static REFUNDED: AtomicU64 = AtomicU64::new(0);
 static ERRORS: AtomicU64 = AtomicU64::new(0);
+static BLOCKED: AtomicU64 = AtomicU64::new(0);
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
 
 fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
@@ -34,6 +38,29 @@ pub fn record_error() {
     bump(&ERRORS);
 }
 
+/// A call with a mode: a reservation counts as blocked (and later as released), a SOFT
+/// refusal inside the band as limited and suppressed, anything else as `record` does.
+pub fn record_outcome(outcome: &Outcome, quantity: i64) {
+    if outcome.release.is_some() {
+        bump(&BLOCKED);
+        return;
+    }
+    record(&outcome.decision, quantity);
+    if outcome.suppressed {
+        bump(&SUPPRESSED);
+    }
+}
+
+/// A blocked call answered when its reservation was due.
+pub fn record_released() {
+    bump(&RELEASED);
+}
+
+/// A CL.PEEK.
+pub fn record_peek() {
+    bump(&PEEKED);
+}
+
 /// The INFO section. Redis prefixes names with the module's: `gcra_stats`, `gcra_allowed`...
 pub struct Stats;
 
@@ -46,6 +73,9 @@ impl InfoSource for Stats {
             (c"peeked", &PEEKED),
             (c"refunded", &REFUNDED),
             (c"errors", &ERRORS),
+            (c"blocked", &BLOCKED),
+            (c"released", &RELEASED),
+            (c"suppressed", &SUPPRESSED),
         ];
         for (name, counter) in fields {
             info.field(name, counter.load(Relaxed));

@@ -14,7 +14,7 @@
 use crate::decimal::{parse_digits, Digits};
 use crate::error::Error;
 use crate::gcra::TatChange;
-use crate::host::{Arg, Call, Event, Key};
+use crate::host::{Arg, Call, Event, Key, ReadKey};
 use crate::units::NANOS_PER_MILLI;
 
 /// A limiter's key, opened once for the whole command.
@@ -60,15 +60,23 @@ pub fn prepare(change: TatChange) -> Result<PreparedWrite, Error> {
     })
 }
 
+/// A limiter's TAT, read without opening the key for writing (CL.PEEK, also on read-only
+/// replicas): errors as for `Limiter::open`.
+pub fn read_tat<'a>(call: &'a Call<'a>, name: Arg<'a>) -> Result<Option<i64>, Error> {
+    let key = ReadKey::open(call, name)?;
+    key.read().map(parse_tat).transpose()
+}
+
+fn parse_tat(value: &[u8]) -> Result<i64, Error> {
+    parse_digits(value).ok_or(Error::CorruptState)
+}
+
 impl<'a> Limiter<'a> {
     /// Opens the limiter's key and reads its TAT: `None` when the key is absent, `WRONGTYPE`
     /// for another type, `CorruptState` for a string that is not a TAT.
     pub fn open(call: &'a Call<'a>, name: Arg<'a>) -> Result<(Limiter<'a>, Option<i64>), Error> {
         let key = Key::open(call, name)?;
-        let tat = match key.read() {
-            None => None,
-            Some(value) => Some(parse_digits(value).ok_or(Error::CorruptState)?),
-        };
+        let tat = key.read().map(parse_tat).transpose()?;
         Ok((Limiter { call, key }, tat))
     }
 

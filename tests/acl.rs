@@ -100,3 +100,41 @@ fn naming_the_command_works_on_every_server() {
     let mut allowed = as_user(&server, &["-@all", "+cl.throttle"]);
     assert_eq!(throttle(&mut allowed, b"k", &["1", "1", "1"])[0], 0);
 }
+
+/// CL.PEEK only reads: a user allowed nothing but it, or (where module categories exist)
+/// only @read, may peek but not take.
+#[test]
+fn a_read_only_user_may_peek_but_not_take() {
+    let server = Server::start();
+    let mut admin = server.connect();
+    assert_eq!(throttle(&mut admin, b"k", &["4", "1", "60"])[2], 4);
+    let taken = key_state(&mut admin, b"k");
+    let peek = redis::cmd("CL.PEEK").arg(&["k", "4", "1", "60"]).clone();
+    let take = redis::cmd("CL.THROTTLE")
+        .arg(&["k", "4", "1", "60"])
+        .clone();
+
+    let mut only_peek = as_user(&server, &["-@all", "+cl.peek"]);
+    let reply: Vec<i64> = peek.query(&mut only_peek).expect("CL.PEEK allowed");
+    assert_eq!(reply[..3], [0, 5, 3]);
+    let error = take.query::<Value>(&mut only_peek).expect_err("denied");
+    assert_eq!(error.code(), Some("NOPERM"), "{error}");
+
+    let peek_categories = categories(&mut admin, "CL.PEEK");
+    let mut reader = as_user(&server, &["-@all", "+@read"]);
+    if redis_version(&mut admin) >= (7, 2) {
+        assert!(
+            peek_categories.contains("read") && peek_categories.contains("fast"),
+            "{peek_categories}"
+        );
+        assert_eq!(peek.query::<Vec<i64>>(&mut reader).expect("@read")[2], 3);
+        let error = take.query::<Value>(&mut reader).expect_err("denied");
+        assert_eq!(error.code(), Some("NOPERM"), "{error}");
+    } else {
+        // Redis 7.0: no module categories, so @read does not reach module commands.
+        assert!(!peek_categories.contains("read"), "{peek_categories}");
+        let error = peek.query::<Value>(&mut reader).expect_err("denied on 7.0");
+        assert_eq!(error.code(), Some("NOPERM"), "{error}");
+    }
+    assert_eq!(key_state(&mut admin, b"k"), taken, "peeks wrote nothing");
+}

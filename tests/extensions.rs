@@ -146,13 +146,17 @@ fn throttle_all_errors_write_nothing() {
         .arg("x")
         .query::<()>(&mut con)
         .expect("RPUSH");
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["0"], "wrong number of arguments"),
         (&["0", "a", "1", "1", "1"], "numlimits"),
         (&["x", "a", "1", "1", "1"], "numlimits"),
         (&["2", "a", "1", "1", "1"], "numlimits"),
         (
             &["1", "a", "1", "1", "1", "1", "MS", "junk"],
+            "unknown option",
+        ),
+        (
+            &["1", "a", "1", "1", "1", "1", "MS", "BLOCK", "5", "junk"],
             "wrong number of arguments",
         ),
         (&["1", "a", "1", "1", "1", "1", "junk"], "unknown option"),

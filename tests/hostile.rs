@@ -85,7 +85,7 @@ fn get_any(con: &mut Connection, key: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn argument(rng: &mut Rng) -> Vec<u8> {
-    let edges: [&[u8]; 24] = [
+    let edges: [&[u8]; 27] = [
         b"0",
         b"1",
         b"-1",
@@ -108,6 +108,9 @@ fn argument(rng: &mut Rng) -> Vec<u8> {
         b"inf",
         b"MS",
         b"ms",
+        b"BLOCK",
+        b"ATMOST",
+        b"soft",
         b"\xff\xfe",
         b"+7",
     ];
@@ -151,14 +154,33 @@ fn options(rng: &mut Rng, cmd: &mut redis::Cmd) {
     if rng.below(3) == 0 {
         cmd.arg(field(rng, &["MS", "ms"]));
     }
+    // The modes; BLOCK waits at most a few milliseconds, so the run stays short.
+    match rng.below(8) {
+        0 => {
+            cmd.arg(field(rng, &["BLOCK", "block"]));
+            cmd.arg(field(rng, &["0", "1", "5"]));
+        }
+        1 => {
+            cmd.arg(field(rng, &["ATMOST", "atmost"]));
+        }
+        2 => {
+            cmd.arg(field(rng, &["SOFT", "Soft"]));
+            cmd.arg(field(rng, &["1", "1.5", "2", "3", "1000"]));
+        }
+        _ => {}
+    }
 }
 
-/// A third are shaped like real calls with mutated fields, a third CL.THROTTLEALL likewise,
-/// a third arbitrary arity and bytes.
+/// A third are shaped like real calls (CL.THROTTLE or CL.PEEK) with mutated fields, a third
+/// CL.THROTTLEALL likewise, a third arbitrary arity and bytes.
 fn random_command(rng: &mut Rng) -> redis::Cmd {
     match rng.below(3) {
         0 => {
-            let mut cmd = redis::cmd("CL.THROTTLE");
+            let mut cmd = redis::cmd(if rng.below(4) == 0 {
+                "CL.PEEK"
+            } else {
+                "CL.THROTTLE"
+            });
             limit_group(rng, &mut cmd);
             options(rng, &mut cmd);
             cmd
@@ -174,11 +196,7 @@ fn random_command(rng: &mut Rng) -> redis::Cmd {
             cmd
         }
         _ => {
-            let mut cmd = redis::cmd(if rng.below(2) == 0 {
-                "CL.THROTTLE"
-            } else {
-                "CL.THROTTLEALL"
-            });
+            let mut cmd = redis::cmd(*rng.pick(&["CL.THROTTLE", "CL.THROTTLEALL", "CL.PEEK"]));
             for _ in 0..rng.below(10) {
                 if rng.below(3) == 0 {
                     cmd.arg(key(rng));
@@ -214,9 +232,19 @@ fn check_reply(cmd: &redis::Cmd, result: redis::RedisResult<Value>) -> bool {
             other => panic!("{cmd:?}: not an integer: {other:?}"),
         })
         .collect();
-    let [limited, limit, remaining, retry, reset] = ints[..] else {
+    // Five integers, and a sixth with ATMOST (tokens granted) or SOFT (per mille).
+    let (&[limited, limit, remaining, retry, reset], extra) = ints.split_at(5.min(ints.len()))
+    else {
         panic!("{cmd:?}: {ints:?}")
     };
+    match extra {
+        [] => {}
+        [sixth] => assert!(
+            (0..=1000).contains(sixth) || *sixth >= 0,
+            "{cmd:?}: {ints:?}"
+        ),
+        _ => panic!("{cmd:?}: {ints:?}"),
+    }
     assert!(limited == 0 || limited == 1, "{cmd:?}: {ints:?}");
     assert!(
         limit >= 1 && (0..=limit).contains(&remaining),

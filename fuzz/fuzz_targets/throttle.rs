@@ -10,7 +10,8 @@
 use libfuzzer_sys::fuzz_target;
 use redis_gcra::args::{parse_throttle, parse_throttle_all};
 use redis_gcra::decimal::{parse_digits, parse_i64};
-use redis_gcra::gcra::{decide, decide_all, Decision, TatChange};
+use redis_gcra::gcra::{decide, Decision, TatChange};
+use redis_gcra::modes::{decide_with, Mode};
 use redis_gcra::reply::integers;
 
 /// 2025-11-23, used when the input's clock field is not a usable time.
@@ -50,18 +51,41 @@ fuzz_target!(|data: &[u8]| {
     let args: Vec<&[u8]> = fields.collect();
     let tat_for = |i: usize| stored.get(i).copied().flatten();
 
-    if mode % 2 == 0 {
+    // SOFT's random draw, from the input so that a crash replays.
+    let draw = data.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
+    let (states, quantity, unit, request_mode) = if mode % 2 == 0 {
         let Ok(request) = parse_throttle((), &args) else { return };
-        if let Ok(decision) = decide(&request.limit, request.quantity, tat_for(0), now) {
-            check(&decision, integers(&decision, request.unit), now);
+        if request.mode == Mode::Plain {
+            // The hot path: the core alone.
+            if let Ok(decision) = decide(&request.limit, request.quantity, tat_for(0), now) {
+                check(&decision, integers(&decision, request.unit), now);
+            }
         }
+        (vec![(request.limit, tat_for(0))], request.quantity, request.unit, request.mode)
     } else {
         let Ok(request) = parse_throttle_all(&args) else { return };
         let states: Vec<_> = request.limits.iter().enumerate().map(|(i, (_, limit))| (*limit, tat_for(i))).collect();
-        if let Ok((decision, writes)) = decide_all(&states, request.quantity, now) {
-            assert!(!decision.limited || writes.is_empty());
-            assert!(decision.limited || writes.len() == states.len());
-            check(&decision, integers(&decision, request.unit), now);
+        (states, request.quantity, request.unit, request.mode)
+    };
+    let Ok(outcome) = decide_with(request_mode, &states, quantity, now, draw) else { return };
+    let decision = outcome.decision;
+    assert!(!decision.limited || outcome.changes.is_empty());
+    assert!(decision.limited || outcome.changes.len() == states.len() || quantity == 0 || quantity < 0);
+    check(&decision, integers(&decision, unit), now);
+    match request_mode {
+        Mode::AtMost => {
+            let granted = outcome.extra.expect("granted");
+            assert!((0..=quantity).contains(&granted) && (granted == 0) == decision.limited);
         }
+        Mode::Soft { .. } => assert!((0..=1000).contains(&outcome.extra.expect("level"))),
+        Mode::Block { max_wait_ns } => {
+            if let Some(release) = &outcome.release {
+                assert!(release.at > now && release.at - now <= max_wait_ns);
+                if let Ok(due) = release.decision(release.at) {
+                    assert!(!due.limited, "{due:?}");
+                }
+            }
+        }
+        Mode::Plain => assert!(outcome.extra.is_none() && outcome.release.is_none()),
     }
 });

@@ -3,16 +3,24 @@
 
 #![forbid(unsafe_code)]
 
+mod peek;
 mod throttle;
 mod throttle_all;
 
+pub use peek::Peek;
 pub use throttle::Throttle;
 pub use throttle_all::ThrottleAll;
 
+use crate::args::{parse_throttle, Throttle as Request, MAX_ARGS_AFTER_KEY};
 use crate::error::Error;
+use crate::gcra::{Decision, Limit};
 use crate::host::spec::{ArgKind, ArgSpec};
-use crate::host::Call;
-use crate::store::PreparedWrite;
+use crate::host::{Arg, Call, Reply};
+use crate::modes::{self, Mode};
+use crate::reply::{self, Unit};
+use crate::store::{self, Limiter, PreparedWrite};
+use crate::units::NANOS_PER_MILLI;
+use crate::{clock, random, stats};
 
 /// The module version that introduced both commands.
 const SINCE: &std::ffi::CStr = c"0.1.0";
@@ -46,6 +54,104 @@ const MS: ArgSpec = ArgSpec::new(
 )
 .token(c"MS")
 .optional();
+
+/// `[BLOCK ms | ATMOST | SOFT hard_factor]`
+const MODE: ArgSpec = ArgSpec::new(c"mode", ArgKind::OneOf, c"")
+    .without_summary()
+    .optional()
+    .with(&[
+        ArgSpec::new(
+            c"milliseconds",
+            ArgKind::Integer,
+            c"if limited but the tokens fit within this wait, reserve them now and answer when they are due",
+        )
+        .token(c"BLOCK"),
+        ArgSpec::new(
+            c"atmost",
+            ArgKind::PureToken,
+            c"take what fits now, up to the quantity; a sixth element says how many",
+        )
+        .token(c"ATMOST"),
+        ArgSpec::new(
+            c"hard_factor",
+            ArgKind::Double,
+            c"past capacity and up to hard_factor times it, admit with a falling probability; a sixth element gives the suppression in per mille",
+        )
+        .token(c"SOFT"),
+    ]);
+
+/// CL.THROTTLE's and CL.PEEK's arguments, read in place (no allocation on this hot path).
+fn parse_single<'a>(call: &Call<'a>) -> Result<Request<Arg<'a>>, Error> {
+    let after_key = call.arg_count().saturating_sub(1);
+    if call.arg_count() == 0 || after_key > MAX_ARGS_AFTER_KEY {
+        return Err(Error::WrongArity);
+    }
+    let mut bytes: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
+    for (i, slot) in bytes.iter_mut().take(after_key).enumerate() {
+        *slot = call.arg(i + 1)?.bytes();
+    }
+    parse_throttle(call.arg(0)?, bytes.get(..after_key).unwrap_or_default())
+}
+
+/// The reply: the five integers, and the mode's sixth when it has one.
+fn reply_of(decision: &Decision, unit: Unit, extra: Option<i64>) -> Reply {
+    let [a, b, c, d, e] = reply::integers(decision, unit);
+    match extra {
+        Some(extra) => Reply::from([a, b, c, d, e, extra]),
+        None => Reply::from([a, b, c, d, e]),
+    }
+}
+
+/// A request in any mode over opened limiters (CL.THROTTLEALL, and CL.THROTTLE with BLOCK,
+/// ATMOST or SOFT): decide, prepare every write, write them all, reply now or when due.
+fn run_with_mode(
+    call: &Call<'_>,
+    mut limiters: Vec<Limiter<'_>>,
+    states: &[(Limit, Option<i64>)],
+    quantity: i64,
+    unit: Unit,
+    mode: Mode,
+) -> Result<Reply, Error> {
+    let now = clock::now_ns()?;
+    let mode = match mode {
+        // Where the client cannot wait (MULTI, scripts), BLOCK answers at once.
+        Mode::Block { .. } if !call.can_block() => Mode::Plain,
+        _ => mode,
+    };
+    let draw = if matches!(mode, Mode::Soft { .. }) {
+        random::draw()
+    } else {
+        0
+    };
+    let outcome = modes::decide_with(mode, states, quantity, now, draw)?;
+    let writes = outcome
+        .changes
+        .iter()
+        .map(|&change| store::prepare(change))
+        .collect::<Result<Vec<_>, Error>>()?;
+    refuse_charge_over_maxmemory(call, quantity, &writes)?;
+    let reply = reply_of(&outcome.decision, unit, outcome.extra);
+    // Everything that can fail has been checked: the first write is here, and from here on
+    // nothing can fail.
+    for (limiter, write) in limiters.iter_mut().zip(&writes) {
+        limiter.commit(write);
+    }
+    stats::record_outcome(&outcome, quantity);
+    let Some(release) = outcome.release else {
+        return Ok(reply);
+    };
+    // Due at `release.at`: the timer rounds up to the millisecond, never early.
+    let wait_ns = release.at.saturating_sub(now);
+    let delay_ms = wait_ns / NANOS_PER_MILLI + i64::from(wait_ns % NANOS_PER_MILLI != 0);
+    call.answer_later(
+        delay_ms,
+        Box::new(move || {
+            let decision = release.decision(clock::now_ns()?)?;
+            stats::record_released();
+            Ok(reply_of(&decision, unit, None))
+        }),
+    )
+}
 
 /// What the deny-oom flag would do for the calls that need it: a call that charges tokens
 /// (and may create a key) gets Redis's OOM error while used memory is over maxmemory.

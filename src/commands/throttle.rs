@@ -1,13 +1,17 @@
-//! `CL.THROTTLE key max_burst count period [quantity] [MS]`: redis-cell's command.
+//! `CL.THROTTLE key max_burst count period [quantity] [MS] [BLOCK ms | ATMOST | SOFT f]`:
+//! redis-cell's command, plus the modes.
 
-use crate::args::{parse_throttle, Throttle as Request, MAX_ARGS_AFTER_KEY};
 use crate::error::Error;
-use crate::host::spec::{ArgSpec, CommandSpec, KeySpec};
+use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
+use crate::modes::Mode;
 use crate::store::{self, Limiter};
 use crate::{clock, gcra, reply, stats};
 
-use super::{refuse_charge_over_maxmemory, LIMIT_ARGS, MS, QUANTITY, SINCE};
+use super::{
+    parse_single, refuse_charge_over_maxmemory, run_with_mode, LIMIT_ARGS, MODE, MS, QUANTITY,
+    SINCE,
+};
 
 pub struct Throttle;
 
@@ -19,6 +23,7 @@ impl Command for Throttle {
         acl_categories: c"write fast",
         arity: -5,
         keys: KeySpec::One { at: 1 },
+        key_access: KeyAccess::Update,
         summary: c"Rate limits a key with the generic cell rate algorithm (GCRA), like redis-cell",
         complexity: c"O(1)",
         since: SINCE,
@@ -29,12 +34,19 @@ impl Command for Throttle {
             LIMIT_ARGS[2],
             QUANTITY,
             MS,
+            MODE,
         ],
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        let request = parse(call)?;
+        let request = parse_single(call)?;
         let (mut limiter, stored_tat) = Limiter::open(call, request.key)?;
+        if request.mode != Mode::Plain {
+            let states = [(request.limit, stored_tat)];
+            let (quantity, unit, mode) = (request.quantity, request.unit, request.mode);
+            return run_with_mode(call, vec![limiter], &states, quantity, unit, mode);
+        }
+        // The plain form, redis-cell's: the hot path, without allocating.
         let decision = gcra::decide(
             &request.limit,
             request.quantity,
@@ -50,17 +62,4 @@ impl Command for Throttle {
         stats::record(&decision, request.quantity);
         Ok(reply)
     }
-}
-
-/// The arguments, read in place (no allocation on this hot path).
-fn parse<'a>(call: &Call<'a>) -> Result<Request<crate::host::Arg<'a>>, Error> {
-    let after_key = call.arg_count().saturating_sub(1);
-    if call.arg_count() == 0 || after_key > MAX_ARGS_AFTER_KEY {
-        return Err(Error::WrongArity);
-    }
-    let mut bytes: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
-    for (i, slot) in bytes.iter_mut().take(after_key).enumerate() {
-        *slot = call.arg(i + 1)?.bytes();
-    }
-    parse_throttle(call.arg(0)?, bytes.get(..after_key).unwrap_or_default())
 }

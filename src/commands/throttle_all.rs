@@ -3,12 +3,11 @@
 
 use crate::args::{parse_throttle_all, throttle_all_key_positions, GROUP_LEN};
 use crate::error::Error;
-use crate::host::spec::{ArgKind, ArgSpec, CommandSpec, KeySpec};
+use crate::host::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Arg, Call, Command, Reply};
-use crate::store::{self, Limiter};
-use crate::{clock, gcra, reply, stats};
+use crate::store::Limiter;
 
-use super::{refuse_charge_over_maxmemory, LIMIT_ARGS, MS, QUANTITY, SINCE};
+use super::{run_with_mode, LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
 
 pub struct ThrottleAll;
 
@@ -23,6 +22,7 @@ impl Command for ThrottleAll {
             count_at: 1,
             step: GROUP_LEN as i32,
         },
+        key_access: KeyAccess::Update,
         summary:
             c"Counts one request against several limits atomically: allowed only if all allow it",
         complexity: c"O(N) where N is numlimits, plus the total bytes of the keys",
@@ -44,11 +44,12 @@ impl Command for ThrottleAll {
                 ]),
             QUANTITY,
             MS,
+            MODE,
         ],
     };
 
-    /// Parse (with the duplicate-key check), open and read every key, decide, prepare
-    /// every write, then write them all.
+    /// Parse (with the duplicate-key check), open and read every key, then decide, prepare
+    /// every write and write them all (`run_with_mode`).
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
         let args = call.args()?;
         let request = parse_throttle_all(&args)?;
@@ -59,20 +60,14 @@ impl Command for ThrottleAll {
             limiters.push(limiter);
             states.push((limit, tat));
         }
-        let (decision, changes) = gcra::decide_all(&states, request.quantity, clock::now_ns()?)?;
-        let writes = changes
-            .into_iter()
-            .map(store::prepare)
-            .collect::<Result<Vec<_>, Error>>()?;
-        refuse_charge_over_maxmemory(call, request.quantity, &writes)?;
-        let reply = Reply::from(reply::integers(&decision, request.unit));
-        // Everything that can fail has been checked: the first write is here, and from
-        // here on nothing can fail.
-        for (limiter, write) in limiters.iter_mut().zip(&writes) {
-            limiter.commit(write);
-        }
-        stats::record(&decision, request.quantity);
-        Ok(reply)
+        run_with_mode(
+            call,
+            limiters,
+            &states,
+            request.quantity,
+            request.unit,
+            request.mode,
+        )
     }
 
     fn key_positions(args: &[Arg<'_>]) -> Vec<usize> {

@@ -54,14 +54,58 @@ pub(super) unsafe extern "C" fn entry<C: Command>(
         }));
         return OK;
     }
-    match catch_unwind(AssertUnwindSafe(|| C::run(&call))).unwrap_or(Err(Error::Internal)) {
-        Ok(reply) => call.reply(&reply),
+    let outcome = catch_unwind(AssertUnwindSafe(|| C::run(&call))).unwrap_or(Err(Error::Internal));
+    send(call.ctx(), outcome);
+    OK
+}
+
+/// Writes a command's one reply: its integers or its error (nothing for an answer given
+/// later, by `Call::answer_later`).
+pub(super) fn send(ctx: *mut RedisModuleCtx, outcome: Result<Reply, Error>) {
+    match outcome {
+        Ok(Reply(Inner::Later)) => {}
+        Ok(Reply(Inner::Integers { values, len })) => {
+            let values = values.get(..len).unwrap_or_default();
+            // At most Reply::MAX elements, so the length fits. Array and integer replies
+            // always succeed; each status is checked all the same.
+            let count = values.len() as std::os::raw::c_long;
+            // SAFETY: `ctx` is the context of a command (or its blocked reply) that has not
+            // replied yet.
+            let status = unsafe { redis_api!(RedisModule_ReplyWithArray(ctx, count)) };
+            check(
+                ctx,
+                status,
+                c"redis-gcra: RedisModule_ReplyWithArray failed",
+            );
+            for &value in values {
+                // SAFETY: as above, inside the array just opened.
+                let status = unsafe { redis_api!(RedisModule_ReplyWithLongLong(ctx, value)) };
+                check(
+                    ctx,
+                    status,
+                    c"redis-gcra: RedisModule_ReplyWithLongLong failed",
+                );
+            }
+        }
         Err(error) => {
             crate::stats::record_error();
-            call.reply_error(error);
+            // SAFETY: as above; the message is a static string.
+            let status =
+                unsafe { redis_api!(RedisModule_ReplyWithError(ctx, error.message().as_ptr())) };
+            check(
+                ctx,
+                status,
+                c"redis-gcra: RedisModule_ReplyWithError failed",
+            );
         }
     }
-    OK
+}
+
+/// Logs a status the server should never return (see the module docs: writes cannot fail).
+fn check(ctx: *mut RedisModuleCtx, status: Result<c_int, Error>, what: &CStr) {
+    if status != Ok(OK) {
+        log_unexpected(ctx, what);
+    }
 }
 
 /// The arguments and context of the running command, valid for `'a` (the callback's frame).
@@ -245,65 +289,44 @@ impl<'a> Call<'a> {
         let _ = unsafe { redis_api!(RedisModule_KeyAtPos(self.ctx(), pos)) };
     }
 
-    fn reply(&self, reply: &Reply) {
-        let values = reply.as_slice();
-        // At most Reply::MAX elements, so the length fits. Array and integer replies always
-        // succeed; each status is checked all the same.
-        let len = values.len() as std::os::raw::c_long;
-        // SAFETY: the context belongs to the running command, which has not replied yet.
-        let status = unsafe { redis_api!(RedisModule_ReplyWithArray(self.ctx(), len)) };
-        self.check(status, c"redis-gcra: RedisModule_ReplyWithArray failed");
-        for &value in values {
-            // SAFETY: as above, inside the array just opened.
-            let status = unsafe { redis_api!(RedisModule_ReplyWithLongLong(self.ctx(), value)) };
-            self.check(status, c"redis-gcra: RedisModule_ReplyWithLongLong failed");
-        }
-    }
-
-    fn reply_error(&self, error: Error) {
-        // SAFETY: the context belongs to the running command; the message is a static string.
-        let status = unsafe {
-            redis_api!(RedisModule_ReplyWithError(
-                self.ctx(),
-                error.message().as_ptr()
-            ))
-        };
-        self.check(status, c"redis-gcra: RedisModule_ReplyWithError failed");
-    }
-
     /// Logs a status the server should never return (see the module docs: writes cannot fail).
     pub(super) fn check(&self, status: Result<c_int, Error>, what: &CStr) {
-        if status != Ok(OK) {
-            log_unexpected(self.ctx(), what);
-        }
+        check(self.ctx(), status, what);
     }
 }
 
-/// A command's reply: up to `Reply::MAX` integers, built before anything is sent.
+/// A command's reply: up to `Reply::MAX` integers, built before anything is sent, or the
+/// promise of an answer later (`Call::answer_later`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reply {
-    values: [i64; Reply::MAX],
-    len: usize,
+pub struct Reply(Inner);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inner {
+    Integers {
+        values: [i64; Reply::MAX],
+        len: usize,
+    },
+    Later,
 }
 
 impl Reply {
     pub const MAX: usize = 8;
 
-    pub fn as_slice(&self) -> &[i64] {
-        self.values.get(..self.len).unwrap_or_default()
+    pub(super) fn later() -> Reply {
+        Reply(Inner::Later)
     }
 }
 
 impl<const N: usize> From<[i64; N]> for Reply {
     /// At most `Reply::MAX` integers (a longer array is a bug, and is cut to `MAX`).
-    fn from(values: [i64; N]) -> Reply {
-        let mut reply = Reply {
-            values: [0; Reply::MAX],
-            len: N.min(Reply::MAX),
-        };
-        for (slot, value) in reply.values.iter_mut().zip(values) {
+    fn from(array: [i64; N]) -> Reply {
+        let mut values = [0; Reply::MAX];
+        for (slot, value) in values.iter_mut().zip(array) {
             *slot = value;
         }
-        reply
+        Reply(Inner::Integers {
+            values,
+            len: N.min(Reply::MAX),
+        })
     }
 }

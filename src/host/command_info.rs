@@ -14,6 +14,7 @@ use redis_module::raw::{
     RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_DOUBLE as DOUBLE,
     RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER as INTEGER,
     RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY as KEY,
+    RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_ONEOF as ONEOF,
     RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_PURE_TOKEN as PURE_TOKEN,
     RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING as STRING,
     RedisModuleCommandHistoryEntry, RedisModuleCommandInfo, RedisModuleCommandInfoVersion,
@@ -27,10 +28,11 @@ use redis_module::raw::{
     RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_KEYNUM as FK_KEYNUM,
     RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE as FK_RANGE,
     REDISMODULE_CMD_ARG_MULTIPLE, REDISMODULE_CMD_ARG_OPTIONAL, REDISMODULE_CMD_KEY_ACCESS,
-    REDISMODULE_CMD_KEY_RW, REDISMODULE_CMD_KEY_UPDATE, REDISMODULE_CMD_KEY_VARIABLE_FLAGS,
+    REDISMODULE_CMD_KEY_RO, REDISMODULE_CMD_KEY_RW, REDISMODULE_CMD_KEY_UPDATE,
+    REDISMODULE_CMD_KEY_VARIABLE_FLAGS,
 };
 
-use super::spec::{ArgKind, ArgSpec, CommandSpec, KeySpec};
+use super::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use super::{redis_api, OK};
 use crate::error::Error;
 
@@ -42,9 +44,15 @@ const VERSION: RedisModuleCommandInfoVersion = RedisModuleCommandInfoVersion {
     sizeof_arg: size_of::<RedisModuleCommandArg>(),
 };
 
-/// Every key is read and rewritten (a read-modify-write of its value).
-const KEY_FLAGS: u64 =
-    (REDISMODULE_CMD_KEY_RW | REDISMODULE_CMD_KEY_ACCESS | REDISMODULE_CMD_KEY_UPDATE) as u64;
+fn key_flags(access: &KeyAccess) -> u64 {
+    u64::from(match access {
+        // A read-modify-write of the value.
+        KeyAccess::Update => {
+            REDISMODULE_CMD_KEY_RW | REDISMODULE_CMD_KEY_ACCESS | REDISMODULE_CMD_KEY_UPDATE
+        }
+        KeyAccess::Read => REDISMODULE_CMD_KEY_RO | REDISMODULE_CMD_KEY_ACCESS,
+    })
+}
 
 /// Legacy first key, last key and step for `RedisModule_CreateCommand` (0 0 0 when the
 /// command reports its keys itself).
@@ -61,7 +69,10 @@ pub(super) unsafe fn describe(
     command: *mut RedisModuleCommand,
     spec: &CommandSpec,
 ) -> Result<(), Error> {
-    let mut key_specs = [key_spec(&spec.keys), key_spec_end()];
+    let mut key_specs = [
+        key_spec(&spec.keys, key_flags(&spec.key_access)),
+        key_spec_end(),
+    ];
     // Nested argument arrays live in `arena` (moving a Vec keeps its buffer in place).
     let mut arena = Vec::new();
     let mut args = c_args(spec.args, &mut arena);
@@ -84,7 +95,7 @@ pub(super) unsafe fn describe(
     Ok(())
 }
 
-fn key_spec(keys: &KeySpec) -> RedisModuleCommandKeySpec {
+fn key_spec(keys: &KeySpec, flags: u64) -> RedisModuleCommandKeySpec {
     let (begin_at, find_keys_type, fk, flags) = match *keys {
         KeySpec::One { at } => (
             at,
@@ -96,7 +107,7 @@ fn key_spec(keys: &KeySpec) -> RedisModuleCommandKeySpec {
                     limit: 0,
                 },
             },
-            KEY_FLAGS,
+            flags,
         ),
         KeySpec::Counted { count_at, step } => (
             count_at,
@@ -109,7 +120,7 @@ fn key_spec(keys: &KeySpec) -> RedisModuleCommandKeySpec {
                 },
             },
             // Redis asks the command (getkeys-api) instead of trusting the spec's count.
-            KEY_FLAGS | u64::from(REDISMODULE_CMD_KEY_VARIABLE_FLAGS),
+            flags | u64::from(REDISMODULE_CMD_KEY_VARIABLE_FLAGS),
         ),
     };
     RedisModuleCommandKeySpec {
@@ -204,5 +215,6 @@ fn arg_type(kind: ArgKind) -> RedisModuleCommandArgType {
         ArgKind::Double => DOUBLE,
         ArgKind::PureToken => PURE_TOKEN,
         ArgKind::Block => BLOCK,
+        ArgKind::OneOf => ONEOF,
     }
 }

@@ -1,5 +1,6 @@
 //! A key opened by the running command: checked when opened, closed when dropped.
 
+use std::marker::PhantomData;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
 
@@ -51,28 +52,9 @@ impl<'a> Key<'a> {
     /// The string's bytes, or `None` when the key is absent. (Redis converts an int-encoded
     /// value to raw encoding here; the bytes stay the same.)
     pub fn read(&self) -> Option<&[u8]> {
-        if !self.holds_string {
-            return None;
-        }
-        let mut len = 0usize;
-        // SAFETY: `raw` is open and holds a string, so DMA gives a pointer to its `len` bytes,
-        // valid until the key is written or closed: the slice borrows `self`, so neither can
-        // happen while it is alive.
-        let ptr = unsafe {
-            redis_api!(RedisModule_StringDMA(
-                self.raw.as_ptr(),
-                &mut len,
-                REDISMODULE_READ as c_int
-            ))
-        };
-        match ptr {
-            Ok(ptr) if !ptr.is_null() => {
-                // SAFETY: as above.
-                Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
-            }
-            // Unreachable for a string key; empty bytes are not a valid state and read as such.
-            _ => Some(&[]),
-        }
+        // SAFETY: `raw` is open; the slice borrows `self`, so the key can be neither written
+        // nor closed while it is alive.
+        self.holds_string.then(|| unsafe { read_string(self.raw) })
     }
 
     /// Replaces the value with `value` in place (creating the string if the key is absent).
@@ -119,6 +101,82 @@ impl<'a> Key<'a> {
         self.call
             .check(status, c"redis-gcra: RedisModule_DeleteKey failed");
         self.holds_string = false;
+    }
+}
+
+/// A key opened for reading only (so it also works on read-only replicas), checked like
+/// `Key`, closed when dropped.
+pub struct ReadKey<'a> {
+    /// None when the key does not exist (a read-only open gives no handle then).
+    raw: Option<NonNull<RedisModuleKey>>,
+    holds_string: bool,
+    _command: PhantomData<&'a Call<'a>>,
+}
+
+impl<'a> ReadKey<'a> {
+    pub fn open(call: &'a Call<'a>, name: Arg<'a>) -> Result<ReadKey<'a>, Error> {
+        // SAFETY: the context and the name belong to the running command; the handle, if
+        // any, is closed by Drop before the command returns.
+        let raw = unsafe {
+            redis_api!(RedisModule_OpenKey(
+                call.ctx(),
+                name.raw(),
+                REDISMODULE_READ as c_int
+            ))
+        }?;
+        let mut key = ReadKey {
+            raw: NonNull::new(raw),
+            holds_string: false,
+            _command: PhantomData,
+        };
+        if let Some(raw) = key.raw {
+            // SAFETY: `raw` is an open key handle.
+            match unsafe { redis_api!(RedisModule_KeyType(raw.as_ptr())) }? as isize {
+                REDISMODULE_KEYTYPE_EMPTY => {}
+                REDISMODULE_KEYTYPE_STRING => key.holds_string = true,
+                _ => return Err(Error::WrongType),
+            }
+        }
+        Ok(key)
+    }
+
+    /// The string's bytes, or `None` when the key is absent.
+    pub fn read(&self) -> Option<&[u8]> {
+        let raw = self.raw.filter(|_| self.holds_string)?;
+        // SAFETY: as for `Key::read`.
+        Some(unsafe { read_string(raw) })
+    }
+}
+
+impl Drop for ReadKey<'_> {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw {
+            // SAFETY: the handle came from OpenKey and is closed exactly once, here.
+            let _ = unsafe { redis_api!(RedisModule_CloseKey(raw.as_ptr())) };
+        }
+    }
+}
+
+/// The bytes of an open string key.
+///
+/// # Safety
+/// `raw` must be an open key holding a string; the slice is valid until the key is written
+/// or closed (callers tie it to a borrow of their key).
+unsafe fn read_string<'k>(raw: NonNull<RedisModuleKey>) -> &'k [u8] {
+    let mut len = 0usize;
+    // SAFETY: the caller's contract.
+    let ptr = unsafe {
+        redis_api!(RedisModule_StringDMA(
+            raw.as_ptr(),
+            &mut len,
+            REDISMODULE_READ as c_int
+        ))
+    };
+    match ptr {
+        // SAFETY: DMA gives a pointer to the string's `len` bytes.
+        Ok(ptr) if !ptr.is_null() => unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) },
+        // Unreachable for a string key; empty bytes are not a valid state and read as such.
+        _ => &[],
     }
 }
 

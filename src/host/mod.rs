@@ -15,6 +15,7 @@
 //! - Writes are replicated only as the effects the caller asks for (`SET key v PXAT ms`,
 //!   `DEL key`): nothing is propagated implicitly, and opening a key never signals it modified.
 
+mod blocking;
 mod call;
 mod command_info;
 mod key;
@@ -22,7 +23,7 @@ mod module;
 pub mod spec;
 
 pub use call::{Arg, Call, Command, Event, Reply};
-pub use key::Key;
+pub use key::{Key, ReadKey};
 pub use module::{ConfigWatcher, Info, InfoSource, Loading, RegisterError, Server};
 
 /// Calls `RedisModule_<name>` if the server provides it, else `Err(Error::MissingApi)`.

@@ -176,6 +176,11 @@ fn has_every_api() -> bool {
         has_api!(RedisModule_ReplyWithArray),
         has_api!(RedisModule_ReplyWithLongLong),
         has_api!(RedisModule_ReplyWithError),
+        has_api!(RedisModule_GetContextFlags),
+        has_api!(RedisModule_BlockClient),
+        has_api!(RedisModule_UnblockClient),
+        has_api!(RedisModule_GetBlockedClientPrivateData),
+        has_api!(RedisModule_CreateTimer),
     ]
     .iter()
     .all(|&present| present)

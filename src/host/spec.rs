@@ -13,6 +13,7 @@ pub struct CommandSpec {
     /// Redis's arity: the exact argument count with the name, or -N for "at least N".
     pub arity: i32,
     pub keys: KeySpec,
+    pub key_access: KeyAccess,
     pub summary: &'static CStr,
     pub complexity: &'static CStr,
     /// The module version that introduced the command.
@@ -37,6 +38,14 @@ pub enum KeySpec {
     Counted { count_at: i32, step: i32 },
 }
 
+/// What the command does to its keys (for key specs: ACL key permissions, docs).
+pub enum KeyAccess {
+    /// Reads the value and rewrites it.
+    Update,
+    /// Only reads it.
+    Read,
+}
+
 #[derive(Clone, Copy)]
 pub struct ArgSpec {
     pub name: &'static CStr,
@@ -45,7 +54,7 @@ pub struct ArgSpec {
     pub multiple: bool,
     pub token: Option<&'static CStr>,
     pub summary: Option<&'static CStr>,
-    /// For `ArgKind::Block`.
+    /// For `ArgKind::Block` and `ArgKind::OneOf`.
     pub subargs: &'static [ArgSpec],
 }
 
@@ -56,6 +65,7 @@ pub enum ArgKind {
     Double,
     PureToken,
     Block,
+    OneOf,
 }
 
 impl ArgSpec {

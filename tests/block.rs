@@ -1,0 +1,243 @@
+//! BLOCK: a limited request that fits within the wait is reserved at once (written and
+//! replicated) and answered when due, first come first served; otherwise, or where a client
+//! cannot block, it is answered at once as without BLOCK.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// One token per 200 ms, no burst.
+const LIMIT: [&str; 3] = ["0", "1", "0.2"];
+
+fn blocking(con: &mut Connection, key: &str, wait_ms: u64) -> Vec<i64> {
+    redis::cmd("CL.THROTTLE")
+        .arg(key)
+        .arg(&LIMIT)
+        .arg(&["1", "BLOCK", &wait_ms.to_string(), "MS"])
+        .query(con)
+        .expect("CL.THROTTLE ... BLOCK")
+}
+
+#[test]
+fn queued_clients_are_released_in_order_when_their_tokens_are_due() {
+    const WAITERS: u64 = 4;
+    let primary = Server::start();
+    let replica = start_replica(&primary, false);
+    let mut con = primary.connect();
+    let start = Instant::now();
+    assert_eq!(
+        throttle(&mut con, b"q", &LIMIT)[0],
+        0,
+        "the first takes the token"
+    );
+
+    let waiters: Vec<_> = (1..=WAITERS)
+        .map(|n| {
+            let mut client = primary.connect();
+            // Staggered so that they arrive in order.
+            thread::sleep(Duration::from_millis(15));
+            thread::spawn(move || {
+                let reply = blocking(&mut client, "q", 2_000);
+                (n, start.elapsed(), reply)
+            })
+        })
+        .collect();
+
+    // The reservations are written and replicated at the call, long before any release.
+    thread::sleep(Duration::from_millis(60));
+    assert!(
+        start.elapsed() < Duration::from_millis(180),
+        "the test itself ran late"
+    );
+    wait_for_replicas(&mut con, 1);
+    let reserved = key_state(&mut con, b"q");
+    assert_eq!(key_state(&mut replica.connect(), b"q"), reserved);
+    let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+    assert_eq!(pong, "PONG", "the server answers while clients wait");
+
+    let mut released: Vec<(u64, Duration, Vec<i64>)> = waiters
+        .into_iter()
+        .map(|w| w.join().expect("waiter"))
+        .collect();
+    released.sort_by_key(|&(_, at, _)| at);
+    let order: Vec<u64> = released.iter().map(|&(n, _, _)| n).collect();
+    assert_eq!(
+        order,
+        (1..=WAITERS).collect::<Vec<_>>(),
+        "first come, first served"
+    );
+    for (n, at, reply) in &released {
+        let due = Duration::from_millis(200 * n);
+        assert!(
+            *at + Duration::from_millis(2) >= due && *at < due + Duration::from_millis(150),
+            "waiter {n} released at {at:?}, due at {due:?}"
+        );
+        assert_eq!(reply[..4], [0, 1, 0, -1], "waiter {n}: {reply:?}");
+        assert!((0..=200).contains(&reply[4]), "waiter {n}: {reply:?}");
+    }
+    let mut stats = |field| info_field(&mut con, "gcra_stats", field);
+    assert_eq!(stats("gcra_blocked"), WAITERS.to_string());
+    assert_eq!(stats("gcra_released"), WAITERS.to_string());
+}
+
+#[test]
+fn what_does_not_fit_the_wait_is_answered_at_once() {
+    let server = Server::start();
+    let mut con = server.connect();
+    throttle(&mut con, b"k", &LIMIT);
+    let before = key_state(&mut con, b"k");
+    let started = Instant::now();
+    let reply = blocking(&mut con, "k", 50);
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert_eq!(reply[..3], [1, 1, 0]);
+    assert!((150..=200).contains(&reply[3]), "{reply:?}");
+    assert_eq!(key_state(&mut con, b"k"), before, "nothing reserved");
+
+    // A quantity that can never fit does not wait either.
+    let never: Vec<i64> = redis::cmd("CL.THROTTLE")
+        .arg("k")
+        .arg(&LIMIT)
+        .arg(&["5", "BLOCK", "60000"])
+        .query(&mut con)
+        .expect("CL.THROTTLE");
+    assert_eq!(never[..4], [1, 1, 0, -1]);
+}
+
+#[test]
+fn transactions_and_scripts_do_not_block() {
+    let server = Server::start();
+    let mut con = server.connect();
+    throttle(&mut con, b"k", &LIMIT);
+    let before = key_state(&mut con, b"k");
+
+    redis::cmd("MULTI").query::<()>(&mut con).expect("MULTI");
+    redis::cmd("CL.THROTTLE")
+        .arg("k")
+        .arg(&LIMIT)
+        .arg(&["1", "BLOCK", "2000"])
+        .query::<()>(&mut con)
+        .expect("queued");
+    let started = Instant::now();
+    let replies: Vec<Vec<i64>> = redis::cmd("EXEC").query(&mut con).expect("EXEC");
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert_eq!(replies[0][..2], [1, 1], "limited, as without BLOCK");
+
+    let script = "return redis.call('CL.THROTTLE', KEYS[1], '0', '1', '0.2', '1', 'BLOCK', '2000')";
+    let reply: Vec<i64> = redis::cmd("EVAL")
+        .arg(script)
+        .arg(1)
+        .arg("k")
+        .query(&mut con)
+        .expect("EVAL");
+    assert_eq!(reply[..2], [1, 1]);
+    assert_eq!(key_state(&mut con, b"k"), before, "nothing reserved");
+}
+
+/// The README says: a reservation whose client disconnects stays spent.
+#[test]
+fn a_disconnected_waiter_keeps_its_reservation() {
+    let server = Server::start();
+    let mut con = server.connect();
+    throttle(&mut con, b"k", &LIMIT);
+    let taken = key_state(&mut con, b"k");
+    {
+        // A raw connection: the command is sent, and the socket closed while it waits.
+        let mut leaver = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        let command: Vec<&str> = ["CLIENT", "SETNAME", "leaver"].to_vec();
+        let waiting = [
+            "CL.THROTTLE",
+            "k",
+            LIMIT[0],
+            LIMIT[1],
+            LIMIT[2],
+            "1",
+            "BLOCK",
+            "2000",
+        ];
+        for args in [&command[..], &waiting[..]] {
+            std::io::Write::write_all(&mut leaver, &resp(args)).expect("send");
+        }
+        wait_until(5, "the waiter to block", || {
+            info_field(&mut con, "clients", "blocked_clients") == "1"
+        });
+    }
+    wait_until(5, "the waiter to disconnect", || {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut con)
+            .expect("LIST");
+        !list.contains("name=leaver")
+    });
+    let reserved = key_state(&mut con, b"k");
+    assert_ne!(reserved, taken, "the reservation was written");
+    thread::sleep(Duration::from_millis(300));
+    // Its token stays spent: the next request waits behind it.
+    let reply = throttle(&mut con, b"k", &["0", "1", "0.2", "1", "MS"]);
+    assert_eq!(reply[0], 1, "{reply:?}");
+    assert_eq!(info_field(&mut con, "gcra_stats", "gcra_released"), "0");
+    let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+    assert_eq!(pong, "PONG");
+}
+
+/// A command in RESP, as a client sends it.
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend(format!("${}\r\n{arg}\r\n", arg.len()).into_bytes());
+    }
+    out
+}
+
+#[test]
+fn block_errors_write_nothing() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let cases: [(&[&str], &str); 5] = [
+        (&["k", "1", "1", "1", "BLOCK"], "ERR invalid BLOCK"),
+        (&["k", "1", "1", "1", "BLOCK", "-5"], "ERR invalid BLOCK"),
+        (
+            &["k", "1", "1", "1", "BLOCK", "5", "ATMOST"],
+            "ERR BLOCK, ATMOST and SOFT cannot be combined",
+        ),
+        (
+            &["k", "1", "1", "1", "0", "BLOCK", "5"],
+            "ERR BLOCK, ATMOST and SOFT need a quantity",
+        ),
+        (
+            &["k", "1", "1", "1", "1", "BLOCK", "5", "BLOCK", "5"],
+            "ERR",
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = error_of(&mut con, redis::cmd("CL.THROTTLE").arg(args));
+        assert!(error.starts_with(expected), "{args:?}: {error}");
+    }
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut con).expect("DBSIZE");
+    assert_eq!(dbsize, 0);
+}
+
+#[test]
+fn throttle_all_waits_for_every_limit() {
+    let server = Server::start();
+    let mut con = server.connect();
+    // Per 200 ms (no burst) and per second (bursts of 2): after two calls the second binds.
+    let all = |con: &mut Connection, extra: &[&str]| -> Vec<i64> {
+        redis::cmd("CL.THROTTLEALL")
+            .arg(&["2", "{u}a", "0", "1", "0.2", "{u}b", "1", "2", "1"])
+            .arg(extra)
+            .query(con)
+            .expect("CL.THROTTLEALL")
+    };
+    assert_eq!(all(&mut con, &[])[0], 0);
+    let started = Instant::now();
+    let second = all(&mut con, &["1", "BLOCK", "1000", "MS"]);
+    let waited = started.elapsed();
+    assert_eq!(second[0], 0, "{second:?}");
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_millis(400),
+        "{waited:?}"
+    );
+}
