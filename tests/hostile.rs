@@ -196,7 +196,8 @@ fn random_command(rng: &mut Rng) -> redis::Cmd {
             cmd
         }
         _ => {
-            let mut cmd = redis::cmd(rng.pick(&["CL.THROTTLE", "CL.THROTTLEALL", "CL.PEEK"]));
+            let name: &str = rng.pick(&["CL.THROTTLE", "CL.THROTTLEALL", "CL.PEEK"]);
+            let mut cmd = redis::cmd(name);
             for _ in 0..rng.below(10) {
                 if rng.below(3) == 0 {
                     cmd.arg(key(rng));
