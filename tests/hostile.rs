@@ -196,7 +196,8 @@ fn random_command(rng: &mut Rng) -> redis::Cmd {
             cmd
         }
         _ => {
-            let name: &str = rng.pick(&["CL.THROTTLE", "CL.THROTTLEALL", "CL.PEEK"]);
+            let names = ["CL.THROTTLE", "CL.THROTTLEALL", "CL.PEEK"];
+            let name = *rng.pick(&names);
             let mut cmd = redis::cmd(name);
             for _ in 0..rng.below(10) {
                 if rng.below(3) == 0 {
