@@ -148,6 +148,10 @@ fn parse_limit(max_burst: &[u8], count: &[u8], period: &[u8]) -> Result<Limit, E
 /// `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`: the quantity (default 1) comes
 /// first; the options follow in any order, each at most once, in any case.
 fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit, Mode), Error> {
+    if options.is_empty() {
+        // redis-cell's plain form: the hot path.
+        return Ok((1, Unit::Seconds, Mode::Plain));
+    }
     if options.len() > MAX_OPTION_ARGS {
         return Err(too_many);
     }
