@@ -31,7 +31,7 @@ fn queued_clients_are_released_in_order_when_their_tokens_are_due() {
     let mut con = primary.connect();
     let start = Instant::now();
     assert_eq!(
-        throttle(&mut con, b"q", &LIMIT)[0],
+        throttle(&mut con, b"q", &SLOW)[0],
         0,
         "the first takes the token"
     );
@@ -51,7 +51,7 @@ fn queued_clients_are_released_in_order_when_their_tokens_are_due() {
     // The reservations are written and replicated at the call, long before any release.
     thread::sleep(Duration::from_millis(60));
     assert!(
-        start.elapsed() < Duration::from_millis(180),
+        start.elapsed() < Duration::from_millis(450),
         "the test itself ran late"
     );
     wait_for_replicas(&mut con, 1);
