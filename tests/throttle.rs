@@ -136,7 +136,7 @@ fn bad_arguments_are_named_and_write_nothing() {
         (&[], "wrong number of arguments"),
         (&[b"1", b"1"], "wrong number of arguments"),
         (
-            &[b"1", b"1", b"1", b"1", b"MS", b"1"],
+            &[b"1", b"1", b"1", b"1", b"MS", b"BLOCK", b"1", b"1"],
             "wrong number of arguments",
         ),
         (&[b"1", b"1", b"1", b"1", b"SECONDS"], "unknown option"),
