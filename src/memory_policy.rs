@@ -8,8 +8,17 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::host::{ConfigWatcher, Server};
+
+/// Whether the current `maxmemory-policy` evicts keys (anything but `noeviction`): then
+/// Redis makes room for writes itself, and the commands do not refuse them.
+static EVICTS: AtomicBool = AtomicBool::new(false);
+
+pub fn evicts() -> bool {
+    EVICTS.load(Relaxed)
+}
 
 /// Checks now (at load) and after each CONFIG SET of the two parameters.
 pub struct MemoryPolicy;
@@ -19,6 +28,7 @@ impl MemoryPolicy {
         let Some((policy, maxmemory)) = server.memory_limits() else {
             return;
         };
+        EVICTS.store(is_evicting(&policy), Relaxed);
         if let Some((level, text)) = advice(&policy, maxmemory) {
             if let Ok(text) = CString::new(text) {
                 match level {
@@ -45,6 +55,10 @@ impl ConfigWatcher for MemoryPolicy {
 enum Level {
     Warning,
     Notice,
+}
+
+fn is_evicting(policy: &[u8]) -> bool {
+    policy.starts_with(b"volatile-") || policy.starts_with(b"allkeys-")
 }
 
 /// What to tell the operator about a policy and a memory limit (0: none).

@@ -152,10 +152,21 @@ fn soft(
         .map(|&(limit, tat)| (limit.scaled(hard_factor_e9), tat))
         .collect();
     let (over_hard, changes) = decide_all(&hard, quantity, now)?;
+    // A request larger than the capacity never surely passes, but may inside the band: its
+    // retry_after is then the time until the bucket drains, when its chance is best (-1 only
+    // when it cannot fit even the hard limit).
+    let fits_hard = !over_hard.limited || over_hard.retry_after_ns.is_some();
+    let refused = match within_soft.0.retry_after_ns {
+        None if fits_hard => Decision {
+            retry_after_ns: Some(within_soft.0.reset_after_ns.max(1)),
+            ..within_soft.0
+        },
+        _ => within_soft.0,
+    };
     if over_hard.limited {
         return Ok(Outcome {
             extra: Some(PER_MILLE),
-            ..Outcome::plain(within_soft)
+            ..Outcome::plain((refused, Vec::new()))
         });
     }
     // Inside the band: the limit furthest into its band sets the level.
@@ -178,7 +189,7 @@ fn soft(
         Ok(Outcome {
             extra: Some(level),
             suppressed: true,
-            ..Outcome::plain((within_soft.0, Vec::new()))
+            ..Outcome::plain((refused, Vec::new()))
         })
     }
 }

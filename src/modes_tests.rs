@@ -276,3 +276,37 @@ fn soft_with_a_factor_of_one_is_the_plain_limit() {
     assert_eq!(soft.decision, plain);
     assert_eq!(soft.extra, Some(1000));
 }
+
+#[test]
+fn soft_gives_a_retry_time_to_what_only_the_band_can_admit() {
+    // Capacity 1, hard factor 3: two tokens never fit the capacity, but may fit the band.
+    let limit = Limit::new(0, 1, S).expect("valid");
+    let soft = Mode::Soft {
+        hard_factor_e9: 3 * S,
+    };
+    let (mut admitted, mut refused) = (0, 0);
+    for draw in (0..1_000_000u64).step_by(99_991) {
+        let outcome =
+            decide_with(soft, &one(limit, Some(T0 + S / 2)), 2, T0, draw).expect("decided");
+        if outcome.decision.limited {
+            refused += 1;
+            assert_eq!(
+                outcome.decision.retry_after_ns,
+                Some(S / 2),
+                "when the bucket drains"
+            );
+        } else {
+            admitted += 1;
+        }
+    }
+    assert!(
+        admitted > 0 && refused > 0,
+        "{admitted} admitted, {refused} refused"
+    );
+    // On an empty bucket the best time is now.
+    let empty = decide_with(soft, &one(limit, None), 2, T0, 0).expect("decided");
+    assert_eq!(empty.decision.retry_after_ns, Some(1));
+    // Four tokens do not fit even the hard limit (3): never.
+    let never = decide_with(soft, &one(limit, None), 4, T0, 999_999).expect("decided");
+    assert_eq!(never.decision.retry_after_ns, None);
+}

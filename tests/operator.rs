@@ -345,3 +345,100 @@ fn a_peek_on_an_int_encoded_tat_changes_only_the_encoding() {
     let exec: Value = redis::cmd("EXEC").query(&mut watcher).expect("EXEC");
     assert_ne!(exec, Value::Nil, "the peek did not invalidate WATCH");
 }
+
+/// Redis 8 unloads a module whose MODULE LOADEX CONFIG arguments it did not use, and aborted
+/// when the module refused; every server now answers with an error and stays up.
+#[test]
+fn loadex_with_config_arguments_fails_cleanly_and_unload_stays_refused_after() {
+    let server = Server::start_with(Options {
+        with_module: false,
+        ..with_module_command()
+    });
+    let mut con = server.connect();
+    let path = module_path();
+    let path = path.to_str().expect("utf-8 path");
+    let loadex = redis::cmd("MODULE")
+        .arg(&["LOADEX", path, "CONFIG", "gcra.anything", "1"])
+        .query::<Value>(&mut con);
+    assert!(loadex.is_err(), "{loadex:?}");
+    let pong: String = redis::cmd("PING")
+        .query(&mut con)
+        .expect("the server is up");
+    assert_eq!(pong, "PONG");
+
+    // A plain load at runtime, then the queued-call sequence: unloading is refused again.
+    redis::cmd("MODULE")
+        .arg(&["LOAD", path])
+        .query::<()>(&mut con)
+        .expect("MODULE LOAD");
+    let mut queued = server.connect();
+    redis::cmd("MULTI").query::<()>(&mut queued).expect("MULTI");
+    redis::cmd("CL.THROTTLE")
+        .arg(&["k", "1", "1", "1"])
+        .query::<()>(&mut queued)
+        .expect("queued");
+    let error = error_of(&mut con, redis::cmd("MODULE").arg(&["UNLOAD", "gcra"]));
+    assert!(error.contains("unloading module"), "{error}");
+    let replies: Vec<Vec<i64>> = redis::cmd("EXEC").query(&mut queued).expect("EXEC");
+    assert_eq!(replies, [vec![0, 2, 1, -1, 1]]);
+}
+
+/// A verbatim CL.THROTTLE from an AOF (as redis-cell writes them) must apply, whatever this
+/// server's maxmemory says: loading never refuses a write.
+#[test]
+fn commands_loaded_from_an_aof_apply_over_maxmemory() {
+    let dir = std::env::temp_dir().join(format!("gcra-aof-oom-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut aof = Vec::new();
+    let mut command = |args: &[&[u8]]| {
+        aof.extend(format!("*{}\r\n", args.len()).into_bytes());
+        for arg in args {
+            aof.extend(format!("${}\r\n", arg.len()).into_bytes());
+            aof.extend_from_slice(arg);
+            aof.extend(b"\r\n");
+        }
+    };
+    let big = vec![b'x'; 1 << 20];
+    for i in 0..16 {
+        command(&[b"SET", format!("big:{i}").as_bytes(), &big]);
+    }
+    command(&[b"CL.THROTTLE", b"cellkey", b"10", b"1", b"3600", b"5"]);
+    command(&[b"SET", b"after", b"1"]);
+    std::fs::write(dir.join("appendonly.aof"), aof).expect("write AOF");
+
+    let server = Server::start_with(Options {
+        dir: Some(dir.clone()),
+        extra: ["--appendonly", "yes", "--maxmemory", "4mb"]
+            .map(String::from)
+            .to_vec(),
+        ..Options::default()
+    });
+    let mut con = server.connect();
+    assert!(get(&mut con, b"after").is_some(), "{}", server.log());
+    assert!(get(&mut con, b"cellkey").is_some(), "{}", server.log());
+    assert_eq!(info_field(&mut con, "gcra_stats", "gcra_errors"), "0");
+}
+
+/// An evicting policy makes room for writes itself (lazily, on Valkey): no OOM for them.
+#[test]
+fn an_evicting_policy_gets_no_oom() {
+    let server = Server::start();
+    let mut con = server.connect();
+    for (name, value) in [("maxmemory-policy", "allkeys-lru"), ("maxmemory", "1")] {
+        redis::cmd("CONFIG")
+            .arg(&["SET", name, value])
+            .query::<()>(&mut con)
+            .expect("CONFIG SET");
+    }
+    assert_eq!(throttle(&mut con, b"k", &["5", "1", "60"])[0], 0);
+    redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory-policy", "noeviction"])
+        .query::<()>(&mut con)
+        .expect("CONFIG SET");
+    let error = error_of(
+        &mut con,
+        redis::cmd("CL.THROTTLE").arg(&["j", "5", "1", "60"]),
+    );
+    assert!(error.starts_with("OOM"), "{error}");
+}

@@ -20,7 +20,7 @@ use crate::modes::{self, Mode};
 use crate::reply::{self, Unit};
 use crate::store::{self, Limiter, PreparedWrite};
 use crate::units::NANOS_PER_MILLI;
-use crate::{clock, random, stats};
+use crate::{clock, memory_policy, random, stats};
 
 /// The module version that introduced both commands.
 const SINCE: &std::ffi::CStr = c"0.1.0";
@@ -156,14 +156,21 @@ fn run_with_mode(
 }
 
 /// What the deny-oom flag would do for the calls that need it: a call that charges tokens
-/// (and may create a key) gets Redis's OOM error while used memory is over maxmemory.
-/// Peeks, limited calls and refunds (which free memory) still answer.
+/// (and may create a key) gets Redis's OOM error while used memory is over maxmemory and the
+/// policy cannot make room (`noeviction`; an evicting policy frees memory, lazily at times,
+/// as it would for SET). Peeks, limited calls and refunds (which free memory) still answer,
+/// and so do calls from the replication link or an AOF being loaded, which must apply.
 fn refuse_charge_over_maxmemory(
     call: &Call<'_>,
     quantity: i64,
     writes: &[PreparedWrite],
 ) -> Result<(), Error> {
-    if quantity > 0 && writes.iter().any(PreparedWrite::stores) && call.over_maxmemory() {
+    let refused = quantity > 0
+        && writes.iter().any(PreparedWrite::stores)
+        && call.over_maxmemory()
+        && !memory_policy::evicts()
+        && !call.is_replicated_or_loading();
+    if refused {
         return Err(Error::OutOfMemory);
     }
     Ok(())

@@ -19,7 +19,8 @@ impl Command for Throttle {
     const SPEC: CommandSpec = CommandSpec {
         name: c"CL.THROTTLE",
         // Not deny-oom: see `refuse_charge_over_maxmemory`.
-        flags: c"write fast",
+        // "blocking": with BLOCK it may (as XREAD does with its BLOCK).
+        flags: c"write fast blocking",
         acl_categories: c"write fast",
         arity: -5,
         keys: KeySpec::One { at: 1 },

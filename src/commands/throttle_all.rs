@@ -15,7 +15,7 @@ impl Command for ThrottleAll {
     const SPEC: CommandSpec = CommandSpec {
         name: c"CL.THROTTLEALL",
         // O(numlimits), so not "fast"; its keys are reported by `key_positions`.
-        flags: c"write getkeys-api",
+        flags: c"write blocking getkeys-api",
         acl_categories: c"write",
         arity: -6,
         keys: KeySpec::Counted {

@@ -4,14 +4,18 @@
 //! Ownership of the pending answer: a Box made here goes to the timer; the timer hands it
 //! to Redis as the blocked client's private data; Redis passes it to `reply_entry` (unless
 //! the client disconnected) and then to `free_entry`, which drops it. So it is freed exactly
-//! once, whether the client is still there or not.
+//! once, whether the client is still there or not. A client that goes away early (closed
+//! connection, CLIENT KILL, a primary turning replica) has its timer stopped and is unblocked
+//! at once, so nothing of it is kept until its answer would have been due.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::null_mut;
 
 use redis_module::raw::{
-    RedisModuleBlockedClient, RedisModuleCtx, RedisModuleString,
+    RedisModuleBlockedClient, RedisModuleCtx, RedisModuleString, RedisModuleTimerID,
     REDISMODULE_CTX_FLAGS_DENY_BLOCKING, REDISMODULE_CTX_FLAGS_LUA, REDISMODULE_CTX_FLAGS_MULTI,
 };
 
@@ -22,6 +26,27 @@ use crate::error::Error;
 
 /// Computes the reply when it is due.
 pub type Answer = Box<dyn FnOnce() -> Result<Reply, Error>>;
+
+thread_local! {
+    /// Each waiting client's timer. Commands, timers and disconnections all run on Redis's
+    /// main thread.
+    static TIMERS: RefCell<HashMap<usize, RedisModuleTimerID>> = RefCell::new(HashMap::new());
+}
+
+fn remember_timer(client: *mut RedisModuleBlockedClient, timer: RedisModuleTimerID) {
+    let _ = TIMERS.try_with(|timers| {
+        if let Ok(mut timers) = timers.try_borrow_mut() {
+            timers.insert(client as usize, timer);
+        }
+    });
+}
+
+fn forget_timer(client: *mut RedisModuleBlockedClient) -> Option<RedisModuleTimerID> {
+    TIMERS
+        .try_with(|timers| timers.try_borrow_mut().ok()?.remove(&(client as usize)))
+        .ok()
+        .flatten()
+}
 
 struct Pending {
     client: *mut RedisModuleBlockedClient,
@@ -62,12 +87,19 @@ impl Call<'_> {
             );
             return answer();
         }
+        // SAFETY: `client` was just blocked; the callback lives as long as the module.
+        let _ = unsafe {
+            redis_api!(RedisModule_SetDisconnectCallback(
+                client,
+                Some(disconnected)
+            ))
+        };
         let pending = Box::into_raw(Box::new(Pending {
             client,
             answer: Some(answer),
         }));
         // SAFETY: the context is valid; `pending` is handed to the timer, which owns it.
-        let _ = unsafe {
+        let timer = unsafe {
             redis_api!(RedisModule_CreateTimer(
                 self.ctx(),
                 delay_ms.max(0),
@@ -75,6 +107,9 @@ impl Call<'_> {
                 pending.cast::<c_void>()
             ))
         };
+        if let Ok(timer) = timer {
+            remember_timer(client, timer);
+        }
         Ok(Reply::later())
     }
 }
@@ -87,9 +122,26 @@ unsafe extern "C" fn timer_entry(_ctx: *mut RedisModuleCtx, data: *mut c_void) {
     }
     // SAFETY: `data` is the Box made in `answer_later`, owned by this timer until now.
     let client = unsafe { (*pending).client };
+    forget_timer(client);
     // SAFETY: `client` is blocked and not yet unblocked (each timer fires once); Redis
     // now owns `pending` and gives it back through `reply_entry` and `free_entry`.
     let _ = unsafe { redis_api!(RedisModule_UnblockClient(client, data)) };
+}
+
+/// The waiting client went away: stop its timer and unblock it now, handing the pending
+/// answer to Redis to free (no reply is sent to a client that is gone).
+unsafe extern "C" fn disconnected(ctx: *mut RedisModuleCtx, client: *mut RedisModuleBlockedClient) {
+    let Some(timer) = forget_timer(client) else {
+        return;
+    };
+    let mut data: *mut c_void = null_mut();
+    // SAFETY: the disconnect callback's context belongs to this module, which made the timer.
+    let stopped = unsafe { redis_api!(RedisModule_StopTimer(ctx, timer, &mut data)) };
+    if stopped == Ok(OK) && !data.is_null() {
+        // SAFETY: `client` is still blocked (its timer had not fired); `data` is its Pending,
+        // which Redis now owns and frees through `free_entry`.
+        let _ = unsafe { redis_api!(RedisModule_UnblockClient(client, data)) };
+    }
 }
 
 /// Writes the due answer to the (still connected) client.

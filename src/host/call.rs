@@ -7,7 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use redis_module::raw::{
-    RedisModuleCtx, RedisModuleString, REDISMODULE_NOTIFY_GENERIC, REDISMODULE_NOTIFY_STRING,
+    RedisModuleCtx, RedisModuleString, REDISMODULE_CTX_FLAGS_LOADING,
+    REDISMODULE_CTX_FLAGS_REPLICATED, REDISMODULE_NOTIFY_GENERIC, REDISMODULE_NOTIFY_STRING,
 };
 
 use super::module::{interned_pxat, log_unexpected};
@@ -272,6 +273,16 @@ impl<'a> Call<'a> {
     pub fn over_maxmemory(&self) -> bool {
         // SAFETY: no arguments; called on the main thread inside a command.
         unsafe { redis_api!(RedisModule_GetUsedMemoryRatio()) }.is_ok_and(|ratio| ratio > 1.0)
+    }
+
+    /// Whether the command came from the replication link or an AOF being loaded (a
+    /// primary's verbatim CL.THROTTLE, as redis-cell replicates it): such commands must apply
+    /// whatever this server's memory limits say.
+    pub fn is_replicated_or_loading(&self) -> bool {
+        let flags = (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING) as c_int;
+        // SAFETY: the context belongs to the running command.
+        unsafe { redis_api!(RedisModule_GetContextFlags(self.ctx())) }
+            .is_ok_and(|context| context & flags != 0)
     }
 
     fn is_keys_position_request(&self) -> bool {

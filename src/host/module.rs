@@ -6,11 +6,12 @@ use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::os::raw::{c_int, c_void};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use redis_module::raw::{
     RedisModuleConfigChangeV1, RedisModuleCtx, RedisModuleEvent, RedisModuleInfoCtx,
-    RedisModuleString, REDISMODULE_EVENT_CONFIG, REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED,
+    RedisModuleString, REDISMODULE_EVENT_CONFIG, REDISMODULE_EVENT_EVENTLOOP,
+    REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED, REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP,
 };
 
 use super::call::{entry, Command};
@@ -27,6 +28,7 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
     _argv: *mut *mut RedisModuleString,
     argc: c_int,
 ) -> c_int {
+    LOAD_IN_PROGRESS.store(true, Ordering::Relaxed);
     let api_version = redis_module::raw::REDISMODULE_APIVER_1 as c_int;
     // SAFETY: Init reads the API table from Redis's load context and records name and version.
     let init = unsafe {
@@ -53,7 +55,8 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
     }
     let loaded = loading
         .prepare()
-        .and_then(|()| crate::load(&loading, usize::try_from(argc).unwrap_or(usize::MAX)));
+        .and_then(|()| crate::load(&loading, usize::try_from(argc).unwrap_or(usize::MAX)))
+        .map(|()| loading.watch_own_load());
     match loaded {
         Ok(()) => OK,
         Err(reason) => {
@@ -63,12 +66,21 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
     }
 }
 
-/// Called by Redis on `MODULE UNLOAD`: the module decides whether to allow it.
+/// True from the start of `RedisModule_OnLoad` until the event loop next goes to sleep, after
+/// the command that loaded the module has finished. Until then no client can have queued one
+/// of its commands, so unloading is safe: Redis 8 unloads a module whose `MODULE LOADEX ...
+/// CONFIG` arguments it did not use, and aborts if the unload is refused.
+static LOAD_IN_PROGRESS: AtomicBool = AtomicBool::new(false);
+
+/// Called by Redis on `MODULE UNLOAD`: allowed while loading; afterwards the module decides.
 ///
 /// # Safety
 /// Called by Redis with a valid context.
 #[no_mangle]
 pub unsafe extern "C" fn RedisModule_OnUnload(ctx: *mut RedisModuleCtx) -> c_int {
+    if LOAD_IN_PROGRESS.load(Ordering::Relaxed) {
+        return OK;
+    }
     let Some(ctx) = NonNull::new(ctx) else {
         return ERR;
     };
@@ -181,6 +193,8 @@ fn has_every_api() -> bool {
         has_api!(RedisModule_UnblockClient),
         has_api!(RedisModule_GetBlockedClientPrivateData),
         has_api!(RedisModule_CreateTimer),
+        has_api!(RedisModule_StopTimer),
+        has_api!(RedisModule_SetDisconnectCallback),
     ]
     .iter()
     .all(|&present| present)
@@ -263,6 +277,24 @@ impl Loading<'_> {
         Ok(())
     }
 
+    /// Ends `LOAD_IN_PROGRESS` at the event loop's next sleep (Redis does not tell a module
+    /// about its own load). If Redis unloads the module before that, it drops the
+    /// subscription with it.
+    fn watch_own_load(&self) {
+        // SAFETY: the load context; `first_sleep` lives as long as the module.
+        let subscribed = unsafe {
+            redis_api!(RedisModule_SubscribeToServerEvent(
+                self.ctx.as_ptr(),
+                EVENT_LOOP,
+                Some(first_sleep)
+            ))
+        };
+        if subscribed != Ok(OK) {
+            // Without the event the load cannot be told from later: refuse unloads from now.
+            LOAD_IN_PROGRESS.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Registers `S` as the module's INFO section.
     pub fn register_info<S: InfoSource>(&self) -> Result<(), RegisterError> {
         // SAFETY: the load context; `info_entry::<S>` lives as long as the module.
@@ -339,6 +371,27 @@ unsafe extern "C" fn info_entry<S: InfoSource>(ctx: *mut RedisModuleInfoCtx, _fo
 pub trait ConfigWatcher {
     /// `names` are the parameters CONFIG SET changed.
     fn changed(server: &Server<'_>, names: &[&CStr]);
+}
+
+const EVENT_LOOP: RedisModuleEvent = RedisModuleEvent {
+    id: REDISMODULE_EVENT_EVENTLOOP,
+    dataver: 1,
+};
+
+/// The first time the event loop sleeps after the load: the load is over.
+unsafe extern "C" fn first_sleep(
+    ctx: *mut RedisModuleCtx,
+    _event: RedisModuleEvent,
+    subevent: u64,
+    _data: *mut c_void,
+) {
+    if subevent != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
+        return;
+    }
+    LOAD_IN_PROGRESS.store(false, Ordering::Relaxed);
+    // Unsubscribe: the event fires on every loop iteration.
+    // SAFETY: the event's context; a null callback removes the subscription.
+    let _ = unsafe { redis_api!(RedisModule_SubscribeToServerEvent(ctx, EVENT_LOOP, None)) };
 }
 
 unsafe extern "C" fn config_entry<W: ConfigWatcher>(
