@@ -1,0 +1,702 @@
+#!lua name=gcra
+--[[
+redis-gcra without the module: CL.THROTTLE and CL.THROTTLEALL as a Redis Functions library
+(Redis 7.0+, Valkey 8), and, without this file's first line, as a script for EVAL/EVALSHA.
+
+  FUNCTION LOAD REPLACE <this file>
+  FCALL cl_throttle 1 key max_burst count period [quantity] [MS]
+  FCALL cl_throttleall n key1 .. keyn max_burst1 count1 period1 .. max_burstn countn periodn [quantity] [MS]
+  FCALL_RO cl_peek 1 key max_burst count period [quantity] [MS]   (cl_throttle's reply, no write)
+  EVALSHA sha numkeys keys.. cl_throttle|cl_throttleall|cl_peek arguments..
+
+Same replies, error texts, stored value (the TAT in decimal nanoseconds, expiring at the TAT
+rounded up to the millisecond) and replicated effects (SET key tat PXAT ms / DEL key) as the
+module, whose files this one follows section by section: decimal.rs, error.rs, args.rs,
+gcra.rs, store.rs, command.rs. What differs: "now" comes from TIME (microseconds), and
+max_burst stops at 2^53 - 1, because Redis turns a Lua number into an integer reply and Lua
+numbers are exact only up to 2^53.
+
+Every name is local: Redis refuses global variables in functions and scripts.
+While the library loads, only `redis` is reachable: the standard library (string, math, ...)
+is there when a function runs. So the top level only defines functions and literal tables. Tests append
+entries with a given "now" to this text (tests/function_differential.rs); the shipped library
+has none.
+]]
+
+-- Integers --------------------------------------------------------------------------------
+-- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
+-- (about 2^61) and the core's intermediates need up to 127 bits. So an integer is a table of
+-- base-10^7 limbs, least significant first, with no high zero limb (zero is empty), and a
+-- `neg` field. A limb product is below 10^14 and every intermediate below 2^52, so each
+-- double operation is exact; base 10^7 also makes decimal text a matter of 7-digit pieces.
+
+local BASE = 10000000
+local LIMB_DIGITS = 7
+
+-- Exact floor(a / b) and remainder for integers 0 <= a, b < 2^52: the rounded float quotient
+-- can be one off near an integer, so an exact remainder corrects it.
+local function idiv(a, b)
+  local q = math.floor(a / b)
+  local r = a - q * b
+  if r < 0 then
+    q, r = q - 1, r + b
+  elseif r >= b then
+    q, r = q + 1, r - b
+  end
+  return q, r
+end
+
+-- Marks the sign (zero is never negative) and returns the integer.
+local function int(limbs, neg)
+  limbs.neg = neg == true and #limbs > 0
+  return limbs
+end
+
+local function trimmed(limbs)
+  local n = #limbs
+  while n > 0 and limbs[n] == 0 do
+    limbs[n] = nil
+    n = n - 1
+  end
+  return limbs
+end
+
+-- Magnitudes (signs ignored) ---------------------------------------------------------------
+
+local function mag_cmp(a, b)
+  if #a ~= #b then
+    return #a < #b and -1 or 1
+  end
+  for i = #a, 1, -1 do
+    if a[i] ~= b[i] then
+      return a[i] < b[i] and -1 or 1
+    end
+  end
+  return 0
+end
+
+local function mag_add(a, b)
+  local sum, carry = {}, 0
+  for i = 1, math.max(#a, #b) do
+    local s = (a[i] or 0) + (b[i] or 0) + carry
+    if s >= BASE then
+      sum[i], carry = s - BASE, 1
+    else
+      sum[i], carry = s, 0
+    end
+  end
+  if carry > 0 then
+    sum[#sum + 1] = carry
+  end
+  return sum
+end
+
+-- a - b, for |a| >= |b|.
+local function mag_sub(a, b)
+  local diff, borrow = {}, 0
+  for i = 1, #a do
+    local d = a[i] - (b[i] or 0) - borrow
+    if d < 0 then
+      diff[i], borrow = d + BASE, 1
+    else
+      diff[i], borrow = d, 0
+    end
+  end
+  return trimmed(diff)
+end
+
+local function mag_mul(a, b)
+  local product = {}
+  for i = 1, #a + #b do
+    product[i] = 0
+  end
+  for i = 1, #a do
+    local carry = 0
+    for j = 1, #b do
+      local k = i + j - 1
+      carry, product[k] = idiv(product[k] + a[i] * b[j] + carry, BASE)
+    end
+    product[i + #b] = carry
+  end
+  return trimmed(product)
+end
+
+-- a * m and a / m for a single limb 0 < m < BASE.
+local function mag_mul_limb(a, m)
+  return mag_mul(a, { m })
+end
+
+local function mag_divmod_limb(a, m)
+  local q, r = {}, 0
+  for i = #a, 1, -1 do
+    q[i], r = idiv(r * BASE + a[i], m)
+  end
+  return trimmed(q), trimmed({ r })
+end
+
+-- Long division of magnitudes, v not zero: Knuth's algorithm D (TAOCP vol. 2, 4.3.1).
+local function mag_divmod(u, v)
+  local n = #v
+  if mag_cmp(u, v) < 0 then
+    return {}, mag_add(u, {})
+  end
+  if n == 1 then
+    return mag_divmod_limb(u, v[1])
+  end
+  -- D1: scale both so that v's top limb is at least BASE / 2; then the guess below is at
+  -- most one too large after its refinement.
+  local d = idiv(BASE, v[n] + 1)
+  local un, vn = mag_mul_limb(u, d), mag_mul_limb(v, d)
+  for i = #un + 1, #u + 1 do
+    un[i] = 0
+  end
+  local q = {}
+  for j = #u - n, 0, -1 do
+    -- D3: guess this quotient limb from the top two limbs, refine it with the third.
+    local qhat, rhat = idiv(un[j + n + 1] * BASE + un[j + n], vn[n])
+    while qhat >= BASE or qhat * vn[n - 1] > rhat * BASE + un[j + n - 1] do
+      qhat, rhat = qhat - 1, rhat + vn[n]
+      if rhat >= BASE then
+        break
+      end
+    end
+    -- D4: subtract qhat * vn from the window un[j + 1 .. j + n + 1].
+    local carry, borrow = 0, 0
+    for i = 1, n do
+      local high, low = idiv(qhat * vn[i] + carry, BASE)
+      local t = un[j + i] - low - borrow
+      carry = high
+      if t < 0 then
+        un[j + i], borrow = t + BASE, 1
+      else
+        un[j + i], borrow = t, 0
+      end
+    end
+    local top = un[j + n + 1] - carry - borrow
+    if top < 0 then
+      -- D6: the guess was one too large (rare): add vn back once.
+      qhat = qhat - 1
+      local c = 0
+      for i = 1, n do
+        local s = un[j + i] + vn[i] + c
+        if s >= BASE then
+          un[j + i], c = s - BASE, 1
+        else
+          un[j + i], c = s, 0
+        end
+      end
+      -- The window is now below vn: the borrowed limb and this carry cancel out.
+      top = top + c
+    end
+    un[j + n + 1] = top
+    q[j + 1] = qhat
+  end
+  -- D8: the remainder is the low n limbs, scaled back.
+  local low = {}
+  for i = 1, n do
+    low[i] = un[i]
+  end
+  local r = mag_divmod_limb(trimmed(low), d)
+  return trimmed(q), r
+end
+
+-- Signed integers -------------------------------------------------------------------------
+
+-- x + y when y_neg is y's sign, x - y when it is the opposite.
+local function signed_sum(x, y, y_neg)
+  if x.neg == y_neg then
+    return int(mag_add(x, y), y_neg)
+  end
+  if mag_cmp(x, y) >= 0 then
+    return int(mag_sub(x, y), x.neg)
+  end
+  return int(mag_sub(y, x), y_neg)
+end
+
+local function add(x, y)
+  return signed_sum(x, y, y.neg)
+end
+
+local function sub(x, y)
+  return signed_sum(x, y, not y.neg)
+end
+
+local function mul(x, y)
+  return int(mag_mul(x, y), x.neg ~= y.neg)
+end
+
+local function cmp(x, y)
+  if x.neg ~= y.neg then
+    return x.neg and -1 or 1
+  end
+  local c = mag_cmp(x, y)
+  return x.neg and -c or c
+end
+
+local function larger(x, y)
+  return cmp(x, y) >= 0 and x or y
+end
+
+-- Quotient and remainder of non-negative integers (all the core divides), y not zero.
+local function divmod(x, y)
+  local q, r = mag_divmod(x, y)
+  return int(q, false), int(r, false)
+end
+
+-- Decimal text (decimal.rs) -----------------------------------------------------------------
+
+local function of_digits(digits, neg)
+  local limbs = {}
+  local stop = #digits
+  while stop > 0 do
+    local start = math.max(1, stop - LIMB_DIGITS + 1)
+    limbs[#limbs + 1] = tonumber(string.sub(digits, start, stop))
+    stop = start - 1
+  end
+  return int(trimmed(limbs), neg)
+end
+
+-- Written as limbs: while a library loads, Redis lets it use no standard library (string,
+-- math, tonumber are there only when a function runs), so nothing can be parsed yet.
+local ZERO = int({}, false)
+local ONE = int({ 1 }, false)
+local THOUSAND = int({ 1000 }, false)
+local NINE_HUNDRED_NINETY_NINE = int({ 999 }, false)
+local MILLION = int({ 1000000 }, false)
+local I64_MAX = int({ 4775807, 7203685, 92233 }, false) -- 9223372036854775807
+local I64_MIN = int({ 4775808, 7203685, 92233 }, true) -- -9223372036854775808
+-- 2^53, the largest integer a Lua number (a double) holds exactly, and so the largest reply.
+local LUA_EXACT_MAX = int({ 4740992, 719925, 90 }, false) -- 9007199254740992
+
+local function decimal(x)
+  local n = #x
+  if n == 0 then
+    return '0'
+  end
+  local parts = { (x.neg and '-' or '') .. string.format('%d', x[n]) }
+  for i = n - 1, 1, -1 do
+    parts[#parts + 1] = string.format('%07d', x[i])
+  end
+  return table.concat(parts)
+end
+
+-- `[+-]?[0-9]+` within the signed 64-bit range, else nil. Leading zeros are allowed (so the
+-- digits are stripped of them before their length is judged).
+local function parse_i64(text)
+  local sign, digits = string.match(text, '^([+-]?)([0-9]+)$')
+  if not digits then
+    return nil
+  end
+  local significant = string.match(digits, '^0*(.*)$')
+  if #significant > 19 then
+    return nil
+  end
+  local value = of_digits(significant, sign == '-')
+  if cmp(value, I64_MAX) > 0 or cmp(value, I64_MIN) < 0 then
+    return nil
+  end
+  return value
+end
+
+-- `[0-9]+` (no sign) within the signed 64-bit range: a stored TAT.
+local function parse_digits(text)
+  if not string.find(text, '^[0-9]+$') then
+    return nil
+  end
+  return parse_i64(text)
+end
+
+-- Seconds written `[+-]digits` or `[+-]digits.digits` (one to nine decimals), as exact
+-- nanoseconds: those are the same digits with the fraction padded to nine, read as an integer.
+-- Negative values parse; the caller's range check rejects them.
+local function parse_seconds_as_nanos(text)
+  local sign, whole, fraction = string.match(text, '^([+-]?)([0-9]+)%.([0-9]+)$')
+  if not whole then
+    sign, whole = string.match(text, '^([+-]?)([0-9]+)$')
+    fraction = ''
+  end
+  if not whole or #fraction > 9 then
+    return nil
+  end
+  return parse_i64(sign .. whole .. fraction .. string.rep('0', 9 - #fraction))
+end
+
+-- Lua numbers for the reply; nothing above 2^53 is ever replied (see LUA_EXACT_MAX).
+local function to_number(x)
+  local value = 0
+  for i = #x, 1, -1 do
+    value = value * BASE + x[i]
+  end
+  return x.neg and -value or value
+end
+
+-- Errors (error.rs) -------------------------------------------------------------------------
+
+local E = {
+  WrongArity = "ERR wrong number of arguments for 'CL.THROTTLE' command",
+  WrongArityAll = "ERR wrong number of arguments for 'CL.THROTTLEALL' command",
+  InvalidNumLimits = 'ERR invalid numlimits: expected an integer >= 1, followed by that many key max_burst count period groups',
+  UnknownOption = 'ERR unknown option: the only option is MS',
+  DuplicateKey = 'ERR the same key appears twice in CL.THROTTLEALL: give each limit its own key',
+  InvalidMaxBurst = 'ERR invalid max_burst: expected an integer from 0 to 9223372036854775806',
+  InvalidCount = 'ERR invalid count: expected an integer from 1 to 9223372036854775807',
+  InvalidPeriod = 'ERR invalid period: expected seconds above 0 and up to 9223372036.854775807, with at most 9 decimals',
+  InvalidQuantity = 'ERR invalid quantity: expected a 64-bit integer (or the option MS)',
+  RateTooHigh = 'ERR invalid count: more than one token per nanosecond (count must not exceed period in nanoseconds)',
+  WrongType = 'WRONGTYPE Operation against a key holding the wrong kind of value',
+  CorruptState = 'ERR key holds a string that is not a rate limiter state (expected a TAT: nanoseconds since the Unix epoch)',
+  Overflow = 'ERR quantity or period too large: the rate limiter state would overflow a 64-bit integer',
+  Clock = 'ERR cannot read the system clock (or it is before 1970)',
+  -- Only here, not in the module:
+  MaxBurstTooLarge = 'ERR invalid max_burst: at most 9007199254740991 without the module (Lua replies integers exactly only up to 2^53)',
+  UnknownEntry = 'ERR unknown entry: the first argument after the keys must be cl_throttle, cl_throttleall or cl_peek',
+}
+
+-- Raised with error() and turned into the error reply at the entry (see `entry`), like `?`
+-- in the module: a raised error is one no caller can mistake for a reply.
+local Failure = {}
+
+local function fail(message)
+  error(setmetatable({ message = message }, Failure), 0)
+end
+
+local function narrow(x)
+  if cmp(x, I64_MAX) > 0 or cmp(x, I64_MIN) < 0 then
+    fail(E.Overflow)
+  end
+  return x
+end
+
+-- Arguments (args.rs) -----------------------------------------------------------------------
+
+-- A validated limit: `count` tokens per `period`, bursts of `max_burst + 1`.
+local function new_limit(max_burst, count, period_ns)
+  if max_burst.neg or cmp(max_burst, I64_MAX) >= 0 then
+    fail(E.InvalidMaxBurst)
+  end
+  if cmp(count, ONE) < 0 then
+    fail(E.InvalidCount)
+  end
+  if cmp(period_ns, ONE) < 0 then
+    fail(E.InvalidPeriod)
+  end
+  local interval = divmod(period_ns, count)
+  if cmp(interval, ONE) < 0 then
+    fail(E.RateTooHigh)
+  end
+  local capacity = add(max_burst, ONE)
+  return { capacity = capacity, interval = interval, tolerance = mul(interval, capacity) }
+end
+
+-- Every argument is parsed before any range is checked, as the module does.
+local function parse_limit(max_burst, count, period)
+  local burst = parse_i64(max_burst) or fail(E.InvalidMaxBurst)
+  local tokens = parse_i64(count) or fail(E.InvalidCount)
+  local period_ns = parse_seconds_as_nanos(period) or fail(E.InvalidPeriod)
+  return new_limit(burst, tokens, period_ns)
+end
+
+local function is_ms(text)
+  return text == 'MS' or text == 'ms' or text == 'Ms' or text == 'mS'
+end
+
+local function parse_quantity(text)
+  return parse_i64(text) or fail(E.InvalidQuantity)
+end
+
+-- `[quantity] [MS]`: the quantity (1 by default) and whether replies are in milliseconds.
+local function parse_options(args, from, too_many)
+  local count = #args - from + 1
+  if count <= 0 then
+    return ONE, false
+  elseif count == 1 then
+    if is_ms(args[from]) then
+      return ONE, true
+    end
+    return parse_quantity(args[from]), false
+  elseif count == 2 then
+    local quantity = parse_quantity(args[from])
+    if not is_ms(args[from + 1]) then
+      fail(E.UnknownOption)
+    end
+    return quantity, true
+  end
+  fail(too_many)
+end
+
+-- A limit the module accepts but whose reply a function cannot give exactly.
+local function check_exact_reply(limits)
+  for _, limit in ipairs(limits) do
+    if cmp(limit.capacity, LUA_EXACT_MAX) > 0 then
+      fail(E.MaxBurstTooLarge)
+    end
+  end
+end
+
+-- The algorithm (gcra.rs) -------------------------------------------------------------------
+
+local NOTHING, DELETE = 'nothing', 'delete'
+
+-- Decides one request for `quantity` tokens (0 peeks, negative refunds) against the stored
+-- TAT (nil when the key is absent) at `now`; `write` is NOTHING, DELETE or a TAT to store.
+local function decide(limit, quantity, stored_tat, now)
+  local tat = stored_tat or now
+  local increment = mul(limit.interval, quantity)
+  local new_tat = add(larger(tat, now), increment)
+  local allow_at = sub(new_tat, limit.tolerance)
+  local diff = sub(now, allow_at)
+  local taking = cmp(quantity, ZERO) > 0
+
+  local limited, retry_after_ns, ttl, write
+  if taking and diff.neg then
+    if cmp(increment, limit.tolerance) <= 0 then
+      retry_after_ns = narrow(sub(ZERO, diff))
+    end
+    limited, ttl, write = true, larger(sub(tat, now), ZERO), NOTHING
+  else
+    -- A refund never takes the bucket past full: the TAT stays at or after now.
+    new_tat = larger(new_tat, now)
+    if taking then
+      write = narrow(new_tat)
+    elseif cmp(quantity, ZERO) == 0 then
+      write = NOTHING
+    elseif cmp(new_tat, now) > 0 then
+      write = narrow(new_tat)
+    elseif stored_tat then
+      write = DELETE
+    else
+      write = NOTHING
+    end
+    limited, ttl = false, sub(new_tat, now)
+  end
+
+  local headroom = sub(limit.tolerance, ttl)
+  local remaining = ZERO
+  if not headroom.neg then
+    remaining = narrow((divmod(headroom, limit.interval)))
+  end
+  return {
+    limited = limited,
+    limit = limit.capacity,
+    remaining = remaining,
+    retry_after_ns = retry_after_ns,
+    reset_after_ns = narrow(ttl),
+    write = write,
+  }
+end
+
+-- CL.THROTTLEALL's combining rule: limited if any limit is; limit and remaining of the one
+-- with the least remaining (the first on ties); retry_after the longest among the limited
+-- ones, or never if one of them can never fit; reset_after the longest of all.
+local function combine(decisions)
+  local tightest = decisions[1]
+  local limited, never, retry_after_ns, reset_after_ns = false, false, nil, ZERO
+  for _, d in ipairs(decisions) do
+    if cmp(d.remaining, tightest.remaining) < 0 then
+      tightest = d
+    end
+    if d.limited then
+      limited = true
+      if d.retry_after_ns == nil then
+        never = true
+      elseif retry_after_ns == nil or cmp(d.retry_after_ns, retry_after_ns) > 0 then
+        retry_after_ns = d.retry_after_ns
+      end
+    end
+    reset_after_ns = larger(d.reset_after_ns, reset_after_ns)
+  end
+  return {
+    limited = limited,
+    limit = tightest.limit,
+    remaining = tightest.remaining,
+    retry_after_ns = not never and retry_after_ns or nil,
+    reset_after_ns = reset_after_ns,
+    write = NOTHING,
+  }
+end
+
+-- One request against several limits: allowed only if every limit allows it, and then every
+-- limit is charged; otherwise nothing is, and the limits that would have allowed report their
+-- state as it is. Returns the combined decision and one write per limit.
+local function decide_all(states, quantity, now)
+  local decisions, any_limited = {}, false
+  for i, state in ipairs(states) do
+    decisions[i] = decide(state.limit, quantity, state.tat, now)
+    any_limited = any_limited or decisions[i].limited
+  end
+  if not any_limited then
+    local writes = {}
+    for i, d in ipairs(decisions) do
+      writes[i] = d.write
+    end
+    return combine(decisions), writes
+  end
+  local uncharged = {}
+  for i, d in ipairs(decisions) do
+    uncharged[i] = d.limited and d or decide(states[i].limit, ZERO, states[i].tat, now)
+  end
+  return combine(uncharged), {}
+end
+
+-- redis-cell's rounding: drop the sub-millisecond part, then round up to whole seconds.
+local function seconds_rounded_up(ns)
+  local millis = divmod(larger(ns, ZERO), MILLION)
+  return (divmod(add(millis, NINE_HUNDRED_NINETY_NINE), THOUSAND))
+end
+
+-- Rounded up: any sub-millisecond remainder counts as a millisecond.
+local function milliseconds_rounded_up(ns)
+  local millis, rest = divmod(larger(ns, ZERO), MILLION)
+  return #rest > 0 and add(millis, ONE) or millis
+end
+
+-- The five integers: limited, limit, remaining, retry_after, reset_after.
+local function reply(decision, in_ms)
+  local convert = in_ms and milliseconds_rounded_up or seconds_rounded_up
+  local retry_after = -1
+  if decision.retry_after_ns then
+    retry_after = to_number(convert(decision.retry_after_ns))
+  end
+  return {
+    decision.limited and 1 or 0,
+    to_number(decision.limit),
+    to_number(decision.remaining),
+    retry_after,
+    to_number(convert(decision.reset_after_ns)),
+  }
+end
+
+-- Keys and the clock (store.rs, clock.rs) ---------------------------------------------------
+
+-- The stored TAT: nil when the key is absent, an error for another type or a string that is
+-- not a TAT.
+local function read_tat(key)
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' then
+    local message = tostring(value.err)
+    fail(string.find(message, '^WRONGTYPE') and E.WrongType or message)
+  end
+  if not value then
+    return nil
+  end
+  return parse_digits(value) or fail(E.CorruptState)
+end
+
+-- Applies a decision's write with the commands the module replicates, so that replicas and the
+-- AOF get exactly the module's effects. The key expires at its TAT rounded up to the ms.
+local function apply(key, write)
+  if write == DELETE then
+    redis.call('DEL', key)
+  elseif write ~= NOTHING then
+    redis.call('SET', key, decimal(write), 'PXAT', decimal(milliseconds_rounded_up(write)))
+  end
+end
+
+-- Now, in nanoseconds since the epoch, from the server's TIME: seconds and microseconds, so
+-- the last three digits are always zero.
+local function server_now()
+  local time = redis.call('TIME')
+  local micros = time[2]
+  return parse_digits(time[1] .. string.rep('0', 6 - #micros) .. micros .. '000')
+    or fail(E.Clock)
+end
+
+-- The entries (command.rs) ------------------------------------------------------------------
+
+-- cl_throttle: KEYS = key, ARGV = max_burst count period [quantity] [MS]. `now` gives the
+-- time; `writes` is false for cl_peek, which replies the same and writes nothing.
+local function throttle(keys, args, now, writes)
+  if #keys ~= 1 or #args < 3 or #args > 5 then
+    fail(E.WrongArity)
+  end
+  local limit = parse_limit(args[1], args[2], args[3])
+  local quantity, in_ms = parse_options(args, 4, E.WrongArity)
+  check_exact_reply({ limit })
+  local tat = read_tat(keys[1])
+  local decision = decide(limit, quantity, tat, now())
+  if writes then
+    apply(keys[1], decision.write)
+  end
+  return reply(decision, in_ms)
+end
+
+-- cl_throttleall: KEYS = the n keys, ARGV = n groups of max_burst count period, then
+-- [quantity] [MS]. n is numlimits.
+local function throttle_all(keys, args, now, writes)
+  local n = #keys
+  if n == 0 or #args < 3 * n then
+    fail(E.InvalidNumLimits)
+  end
+  local limits = {}
+  for i = 1, n do
+    limits[i] = parse_limit(args[3 * i - 2], args[3 * i - 1], args[3 * i])
+  end
+  local quantity, in_ms = parse_options(args, 3 * n + 1, E.WrongArityAll)
+  check_exact_reply(limits)
+  -- Two limits on one key would race on one TAT: refuse rather than guess.
+  local seen = {}
+  for _, key in ipairs(keys) do
+    if seen[key] then
+      fail(E.DuplicateKey)
+    end
+    seen[key] = true
+  end
+  local states = {}
+  for i, key in ipairs(keys) do
+    states[i] = { limit = limits[i], tat = read_tat(key) }
+  end
+  local decision, all_writes = decide_all(states, quantity, now())
+  if writes then
+    for i, write in ipairs(all_writes) do
+      apply(keys[i], write)
+    end
+  end
+  return reply(decision, in_ms)
+end
+
+-- A callable for Redis: replies what `handler` returns, or the error it failed with. Any other
+-- error (a bug, or a server error) is raised again for Redis to report.
+local function entry(handler, now, writes)
+  return function(keys, args)
+    local ok, result = pcall(handler, keys, args, now, writes)
+    if ok then
+      return result
+    end
+    if getmetatable(result) == Failure then
+      return redis.error_reply(result.message)
+    end
+    error(result, 0)
+  end
+end
+
+local ENTRIES = {
+  cl_throttle = entry(throttle, server_now, true),
+  cl_throttleall = entry(throttle_all, server_now, true),
+  cl_peek = entry(throttle, server_now, false),
+}
+
+if redis.register_function then
+  redis.register_function({ function_name = 'cl_throttle', callback = ENTRIES.cl_throttle })
+  redis.register_function({ function_name = 'cl_throttleall', callback = ENTRIES.cl_throttleall })
+  -- no-writes: FCALL_RO may call it, on replicas too.
+  redis.register_function({
+    function_name = 'cl_peek',
+    callback = ENTRIES.cl_peek,
+    flags = { 'no-writes' },
+  })
+else
+  -- EVAL/EVALSHA: ARGV[1] names the entry. Redis 6 replicates a script's commands, not the
+  -- script, only when asked (Redis 7 always does): the replicas must never see TIME.
+  if redis.replicate_commands then
+    redis.replicate_commands()
+  end
+  local run = ENTRIES[ARGV[1]]
+  if not run then
+    return redis.error_reply(E.UnknownEntry)
+  end
+  local args = {}
+  for i = 2, #ARGV do
+    args[i - 1] = ARGV[i]
+  end
+  return run(KEYS, args)
+end
