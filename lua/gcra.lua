@@ -134,7 +134,9 @@ local function mag_divmod_limb(a, m)
   return trimmed(q), trimmed({ r })
 end
 
--- Long division of magnitudes, v not zero: Knuth's algorithm D (TAOCP vol. 2, 4.3.1).
+-- Long division of magnitudes, v not zero: Knuth's algorithm D (TAOCP vol. 2, 4.3.1). Its
+-- correctness rests on one fact: a guessed quotient limb is never too small. A guess that
+-- is too large is corrected by adding the divisor back until the remainder is not negative.
 local function mag_divmod(u, v)
   local n = #v
   if mag_cmp(u, v) < 0 then
@@ -143,8 +145,8 @@ local function mag_divmod(u, v)
   if n == 1 then
     return mag_divmod_limb(u, v[1])
   end
-  -- D1: scale both so that v's top limb is at least BASE / 2; then the guess below is at
-  -- most one too large after its refinement.
+  -- D1: scale both so that v's top limb is at least BASE / 2; then a guess from the top limbs
+  -- is at most two too large, and at most one after its refinement.
   local d = idiv(BASE, v[n] + 1)
   local un, vn = mag_mul_limb(u, d), mag_mul_limb(v, d)
   for i = #un + 1, #u + 1 do
@@ -172,9 +174,10 @@ local function mag_divmod(u, v)
         un[j + i], borrow = t, 0
       end
     end
+    -- The window is now top * BASE^n + its low n limbs, negative while qhat is too large.
     local top = un[j + n + 1] - carry - borrow
-    if top < 0 then
-      -- D6: the guess was one too large (rare): add vn back once.
+    while top < 0 do
+      -- D6: the guess was too large (rare, and by one after the refinement): add vn back.
       qhat = qhat - 1
       local c = 0
       for i = 1, n do
@@ -185,7 +188,6 @@ local function mag_divmod(u, v)
           un[j + i], c = s, 0
         end
       end
-      -- The window is now below vn: the borrowed limb and this carry cancel out.
       top = top + c
     end
     un[j + n + 1] = top
@@ -230,7 +232,7 @@ local function cmp(x, y)
     return x.neg and -1 or 1
   end
   local c = mag_cmp(x, y)
-  return x.neg and -c or c
+  return x.neg and 0 - c or c -- (0 - c, not -c: no "-0")
 end
 
 local function larger(x, y)
