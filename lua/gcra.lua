@@ -608,6 +608,7 @@ end
 -- cl_throttle: KEYS = key, ARGV = max_burst count period [quantity] [MS]. `now` gives the
 -- time; `writes` is false for cl_peek, which replies the same and writes nothing.
 local function throttle(keys, args, now, writes)
+  -- At least the command's arity (command_info.rs), at most its options.
   if #keys ~= 1 or #args < 3 or #args > 5 then
     fail(E.WrongArity)
   end
@@ -626,6 +627,11 @@ end
 -- [quantity] [MS]. n is numlimits.
 local function throttle_all(keys, args, now, writes)
   local n = #keys
+  -- The command's arity (command_info.rs), which Redis checks before the module runs:
+  -- numlimits key max_burst count period at least.
+  if n + #args < 4 then
+    fail(E.WrongArityAll)
+  end
   if n == 0 or #args < 3 * n then
     fail(E.InvalidNumLimits)
   end

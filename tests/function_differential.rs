@@ -107,6 +107,10 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::Write>), String> {
             module_args.extend(args.iter().skip(3 * i).take(3));
         }
         module_args.extend(args.iter().skip(3 * call.keys.len()));
+        // Redis checks the command's arity (command_info.rs) before the module sees it.
+        if module_args.len() < 5 {
+            return Err(text(Error::WrongArityAll));
+        }
         let parsed = args::parse_throttle_all(&module_args).map_err(text)?;
         let limits: Vec<gcra::Limit> = parsed.limits.iter().map(|&(_, limit)| limit).collect();
         (limits, parsed.quantity, parsed.unit)
