@@ -25,13 +25,22 @@ has none.
 
 -- Integers --------------------------------------------------------------------------------
 -- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
--- (about 2^61) and the core's intermediates need up to 127 bits. So an integer is a table of
--- base-10^7 limbs, least significant first, with no high zero limb (zero is empty), and a
--- `neg` field. A limb product is below 10^14 and every intermediate below 2^52, so each
--- double operation is exact; base 10^7 also makes decimal text a matter of 7-digit pieces.
+-- (about 2^61) and the core's intermediates need up to 127 bits. So an integer has two forms:
+--   * a Lua number when its magnitude is below SMALL (2^51): sums, differences and quotients
+--     of two such numbers are exact, and a product is used only when it is below SMALL too
+--     (checked), so it is exact as well;
+--   * otherwise a table of base-10^7 limbs, least significant first, with no high zero limb,
+--     and a `neg` field. A limb product is below 10^14 and every intermediate below 2^52, so
+--     each double operation on limbs is exact; base 10^7 also makes decimal text a matter of
+--     7-digit pieces.
+-- Every operation returns this canonical form, so a table always holds a magnitude of at
+-- least SMALL, and zero is always the number 0. Most values of a call (intervals, quantities,
+-- durations) are small; TATs and "now" are tables.
 
 local BASE = 10000000
 local LIMB_DIGITS = 7
+local SMALL = 2251799813685248 -- 2^51
+local SMALL_LIMBS = { 3685248, 5179981, 22 } -- the same, as limbs
 
 -- Exact floor(a / b) and remainder for integers 0 <= a, b < 2^52: the rounded float quotient
 -- can be one off near an integer, so an exact remainder corrects it.
@@ -46,12 +55,6 @@ local function idiv(a, b)
   return q, r
 end
 
--- Marks the sign (zero is never negative) and returns the integer.
-local function int(limbs, neg)
-  limbs.neg = neg == true and #limbs > 0
-  return limbs
-end
-
 local function trimmed(limbs)
   local n = #limbs
   while n > 0 and limbs[n] == 0 do
@@ -61,7 +64,7 @@ local function trimmed(limbs)
   return limbs
 end
 
--- Magnitudes (signs ignored) ---------------------------------------------------------------
+-- Magnitudes: limb arrays, signs ignored ----------------------------------------------------
 
 local function mag_cmp(a, b)
   if #a ~= #b then
@@ -202,37 +205,107 @@ local function mag_divmod(u, v)
   return trimmed(q), r
 end
 
+-- Between the two forms ---------------------------------------------------------------------
+
+-- The canonical form of a magnitude with a sign: a number below SMALL, else the limbs.
+local function canonical(limbs, neg)
+  trimmed(limbs)
+  if #limbs < 3 or (#limbs == 3 and mag_cmp(limbs, SMALL_LIMBS) < 0) then
+    local value = ((limbs[3] or 0) * BASE + (limbs[2] or 0)) * BASE + (limbs[1] or 0)
+    return neg and 0 - value or value -- (0 - value, not -value: never a "-0")
+  end
+  limbs.neg = neg == true
+  return limbs
+end
+
+-- The limbs of any integer (a number's magnitude is below 2^52 here).
+local function limbs_of(x)
+  if type(x) ~= 'number' then
+    return x
+  end
+  local limbs, rest = { neg = x < 0 }, x < 0 and -x or x
+  while rest > 0 do
+    local limb
+    rest, limb = idiv(rest, BASE)
+    limbs[#limbs + 1] = limb
+  end
+  return limbs
+end
+
+local function is_neg(x)
+  if type(x) == 'number' then
+    return x < 0
+  end
+  return x.neg
+end
+
 -- Signed integers -------------------------------------------------------------------------
 
--- x + y when y_neg is y's sign, x - y when it is the opposite.
-local function signed_sum(x, y, y_neg)
+-- x + y when y_neg is y's sign, x - y when it is the opposite; on limbs.
+local function limbs_sum(x, y, y_neg)
   if x.neg == y_neg then
-    return int(mag_add(x, y), y_neg)
+    return canonical(mag_add(x, y), y_neg)
   end
   if mag_cmp(x, y) >= 0 then
-    return int(mag_sub(x, y), x.neg)
+    return canonical(mag_sub(x, y), x.neg)
   end
-  return int(mag_sub(y, x), y_neg)
+  return canonical(mag_sub(y, x), y_neg)
+end
+
+-- A sum or difference of two numbers below SMALL is below 2^52: exact, then made canonical.
+local function small(value)
+  if value < SMALL and value > -SMALL then
+    return value
+  end
+  return canonical(limbs_of(value), value < 0)
 end
 
 local function add(x, y)
-  return signed_sum(x, y, y.neg)
+  if type(x) == 'number' and type(y) == 'number' then
+    local sum = x + y
+    if sum < SMALL and sum > -SMALL then
+      return sum
+    end
+    return small(sum)
+  end
+  local b = limbs_of(y)
+  return limbs_sum(limbs_of(x), b, b.neg)
 end
 
 local function sub(x, y)
-  return signed_sum(x, y, not y.neg)
+  if type(x) == 'number' and type(y) == 'number' then
+    return small(x - y)
+  end
+  local b = limbs_of(y)
+  return limbs_sum(limbs_of(x), b, not b.neg)
 end
 
 local function mul(x, y)
-  return int(mag_mul(x, y), x.neg ~= y.neg)
+  if type(x) == 'number' and type(y) == 'number' then
+    -- Exact when it is below SMALL: the true product is then a double, and a true product
+    -- of SMALL or more never rounds below SMALL (a double itself).
+    local p = x * y
+    if p < SMALL and p > -SMALL then
+      return p + 0 -- (+ 0: never a "-0")
+    end
+  end
+  local a, b = limbs_of(x), limbs_of(y)
+  return canonical(mag_mul(a, b), a.neg ~= b.neg)
 end
 
 local function cmp(x, y)
-  if x.neg ~= y.neg then
+  local x_small, y_small = type(x) == 'number', type(y) == 'number'
+  if x_small and y_small then
+    return x < y and -1 or (x > y and 1 or 0)
+  elseif x_small then
+    return y.neg and 1 or -1 -- |y| >= SMALL > |x|
+  elseif y_small then
+    return x.neg and -1 or 1
+  elseif x.neg ~= y.neg then
     return x.neg and -1 or 1
   end
   local c = mag_cmp(x, y)
-  return x.neg and 0 - c or c -- (0 - c, not -c: no "-0")
+  return x.neg and 0 - c or c
 end
 
 local function larger(x, y)
@@ -241,13 +314,22 @@ end
 
 -- Quotient and remainder of non-negative integers (all the core divides), y not zero.
 local function divmod(x, y)
-  local q, r = mag_divmod(x, y)
-  return int(q, false), int(r, false)
+  if type(x) == 'number' and type(y) == 'number' then
+    return idiv(x, y)
+  end
+  local q, r = mag_divmod(limbs_of(x), limbs_of(y))
+  return canonical(q, false), canonical(r, false)
 end
 
 -- Decimal text (decimal.rs) -----------------------------------------------------------------
 
+-- The integer written by a string of ASCII digits, of any length.
 local function of_digits(digits, neg)
+  if #digits <= 15 then
+    -- Below 10^15 < SMALL: the number itself (tonumber of decimal digits is exact here).
+    local value = tonumber(digits) or 0
+    return neg and 0 - value or value
+  end
   local limbs = {}
   local stop = #digits
   while stop > 0 do
@@ -255,26 +337,21 @@ local function of_digits(digits, neg)
     limbs[#limbs + 1] = tonumber(string.sub(digits, start, stop))
     stop = start - 1
   end
-  return int(trimmed(limbs), neg)
+  return canonical(limbs, neg)
 end
 
--- Written as limbs: while a library loads, Redis lets it use no standard library (string,
--- math, tonumber are there only when a function runs), so nothing can be parsed yet.
-local ZERO = int({}, false)
-local ONE = int({ 1 }, false)
-local THOUSAND = int({ 1000 }, false)
-local NINE_HUNDRED_NINETY_NINE = int({ 999 }, false)
-local MILLION = int({ 1000000 }, false)
-local I64_MAX = int({ 4775807, 7203685, 92233 }, false) -- 9223372036854775807
-local I64_MIN = int({ 4775808, 7203685, 92233 }, true) -- -9223372036854775808
+-- Written as limbs or plain numbers: while a library loads, Redis lets it use no standard
+-- library (string, math, tonumber are there only when a function runs), so nothing is parsed.
+local I64_MAX = { 4775807, 7203685, 92233, neg = false } -- 9223372036854775807
+local I64_MIN = { 4775808, 7203685, 92233, neg = true } -- -9223372036854775808
 -- 2^53, the largest integer a Lua number (a double) holds exactly, and so the largest reply.
-local LUA_EXACT_MAX = int({ 4740992, 719925, 90 }, false) -- 9007199254740992
+local LUA_EXACT_MAX = { 4740992, 719925, 90, neg = false } -- 9007199254740992
 
 local function decimal(x)
-  local n = #x
-  if n == 0 then
-    return '0'
+  if type(x) == 'number' then
+    return string.format('%d', x)
   end
+  local n = #x
   local parts = { (x.neg and '-' or '') .. string.format('%d', x[n]) }
   for i = n - 1, 1, -1 do
     parts[#parts + 1] = string.format('%07d', x[i])
@@ -285,51 +362,105 @@ end
 -- `[+-]?[0-9]+` within the signed 64-bit range, else nil. Leading zeros are allowed (so the
 -- digits are stripped of them before their length is judged).
 local function parse_i64(text)
-  local sign, digits = string.match(text, '^([+-]?)([0-9]+)$')
-  if not digits then
-    return nil
-  end
-  local significant = string.match(digits, '^0*(.*)$')
-  if #significant > 19 then
+  -- `0*` takes the leading zeros but one: "000" leaves "0".
+  local sign, significant = string.match(text, '^([+-]?)0*([0-9]+)$')
+  if not significant or #significant > 19 then
     return nil
   end
   local value = of_digits(significant, sign == '-')
-  if cmp(value, I64_MAX) > 0 or cmp(value, I64_MIN) < 0 then
+  if #significant > 15 and (cmp(value, I64_MAX) > 0 or cmp(value, I64_MIN) < 0) then
     return nil
   end
   return value
-end
-
--- `[0-9]+` (no sign) within the signed 64-bit range: a stored TAT.
-local function parse_digits(text)
-  if not string.find(text, '^[0-9]+$') then
-    return nil
-  end
-  return parse_i64(text)
 end
 
 -- Seconds written `[+-]digits` or `[+-]digits.digits` (one to nine decimals), as exact
 -- nanoseconds: those are the same digits with the fraction padded to nine, read as an integer.
 -- Negative values parse; the caller's range check rejects them.
 local function parse_seconds_as_nanos(text)
-  local sign, whole, fraction = string.match(text, '^([+-]?)([0-9]+)%.([0-9]+)$')
-  if not whole then
-    sign, whole = string.match(text, '^([+-]?)([0-9]+)$')
-    fraction = ''
-  end
-  if not whole or #fraction > 9 then
+  local sign, whole, fraction = string.match(text, '^([+-]?)([0-9]+)%.?([0-9]*)$')
+  -- "1." has a point and no fraction; "1" has neither.
+  if not whole or #fraction > 9 or (fraction == '' and string.find(text, '.', 1, true)) then
     return nil
   end
   return parse_i64(sign .. whole .. fraction .. string.rep('0', 9 - #fraction))
 end
 
--- Lua numbers for the reply; nothing above 2^53 is ever replied (see LUA_EXACT_MAX).
+-- Lua numbers for the reply; nothing above 2^53 is ever replied (see LUA_EXACT_MAX), and
+-- up to there the sum below is exact at every step.
 local function to_number(x)
+  if type(x) == 'number' then
+    return x
+  end
   local value = 0
   for i = #x, 1, -1 do
     value = value * BASE + x[i]
   end
   return x.neg and -value or value
+end
+
+-- Times ---------------------------------------------------------------------------------------
+-- An absolute time (a TAT, now) is nanoseconds since 1970 below 2^63, about 2^61 today: more
+-- than a double holds exactly. It is kept as { seconds, nanoseconds }, both exact numbers,
+-- and only differences of times, usually small, become integers.
+
+local NANOS = 1000000000
+local MAX_SECONDS, MAX_NANOS = 9223372036, 854775807 -- i64::MAX nanoseconds
+
+local function time_or_nil(seconds, nanos)
+  if seconds > MAX_SECONDS or (seconds == MAX_SECONDS and nanos > MAX_NANOS) then
+    return nil
+  end
+  return { seconds, nanos }
+end
+
+-- A stored TAT, `[0-9]+` within the signed 64-bit range (decimal.rs's parse_digits), or nil.
+local function parse_time(text)
+  local significant = string.match(text, '^0*([0-9]+)$')
+  if not significant or #significant > 19 then
+    return nil
+  end
+  -- The last nine digits are the nanoseconds, the others (up to ten) the seconds.
+  return time_or_nil(
+    tonumber(string.sub(significant, 1, -10)) or 0,
+    tonumber(string.sub(significant, -9))
+  )
+end
+
+-- The decimal nanoseconds of a time, without leading zeros (the module's stored format).
+local function time_text(time)
+  if time[1] == 0 then
+    return string.format('%d', time[2])
+  end
+  return string.format('%d%09d', time[1], time[2])
+end
+
+-- The time rounded up to the millisecond, in milliseconds: where its key expires.
+local function expiry_ms(time)
+  local millis, rest = idiv(time[2], 1000000)
+  return string.format('%d', time[1] * 1000 + millis + (rest > 0 and 1 or 0))
+end
+
+-- later - earlier, in nanoseconds.
+local function time_diff(later, earlier)
+  local seconds = later[1] - earlier[1]
+  if seconds < 1000000 and seconds > -1000000 then
+    return seconds * NANOS + (later[2] - earlier[2]) -- below 10^15 + 10^9 < SMALL
+  end
+  return add(mul(seconds, NANOS), later[2] - earlier[2])
+end
+
+-- time + ahead (an integer >= 0), or nil past i64::MAX nanoseconds.
+local function time_add(time, ahead)
+  if cmp(ahead, I64_MAX) > 0 then
+    return nil
+  end
+  local seconds, nanos = divmod(ahead, NANOS) -- below 2^34 and 10^9: numbers
+  seconds, nanos = time[1] + seconds, time[2] + nanos
+  if nanos >= NANOS then
+    seconds, nanos = seconds + 1, nanos - NANOS
+  end
+  return time_or_nil(seconds, nanos)
 end
 
 -- Errors (error.rs) -------------------------------------------------------------------------
@@ -373,20 +504,36 @@ end
 
 -- A validated limit: `count` tokens per `period`, bursts of `max_burst + 1`.
 local function new_limit(max_burst, count, period_ns)
-  if max_burst.neg or cmp(max_burst, I64_MAX) >= 0 then
+  if type(max_burst) == 'number' and type(count) == 'number' and type(period_ns) == 'number' then
+    -- The usual case, the same checks with Lua's operators: all three are below 2^51.
+    if max_burst < 0 then
+      fail(E.InvalidMaxBurst)
+    elseif count < 1 then
+      fail(E.InvalidCount)
+    elseif period_ns < 1 then
+      fail(E.InvalidPeriod)
+    end
+    local interval = idiv(period_ns, count)
+    if interval < 1 then
+      fail(E.RateTooHigh)
+    end
+    local capacity = small(max_burst + 1)
+    return { capacity = capacity, interval = interval, tolerance = mul(interval, capacity) }
+  end
+  if is_neg(max_burst) or cmp(max_burst, I64_MAX) >= 0 then
     fail(E.InvalidMaxBurst)
   end
-  if cmp(count, ONE) < 0 then
+  if cmp(count, 1) < 0 then
     fail(E.InvalidCount)
   end
-  if cmp(period_ns, ONE) < 0 then
+  if cmp(period_ns, 1) < 0 then
     fail(E.InvalidPeriod)
   end
   local interval = divmod(period_ns, count)
-  if cmp(interval, ONE) < 0 then
+  if cmp(interval, 1) < 0 then
     fail(E.RateTooHigh)
   end
-  local capacity = add(max_burst, ONE)
+  local capacity = add(max_burst, 1)
   return { capacity = capacity, interval = interval, tolerance = mul(interval, capacity) }
 end
 
@@ -410,10 +557,10 @@ end
 local function parse_options(args, from, too_many)
   local count = #args - from + 1
   if count <= 0 then
-    return ONE, false
+    return 1, false
   elseif count == 1 then
     if is_ms(args[from]) then
-      return ONE, true
+      return 1, true
     end
     return parse_quantity(args[from]), false
   elseif count == 2 then
@@ -439,50 +586,100 @@ end
 
 local NOTHING, DELETE = 'nothing', 'delete'
 
--- Decides one request for `quantity` tokens (0 peeks, negative refunds) against the stored
--- TAT (nil when the key is absent) at `now`; `write` is NOTHING, DELETE or a TAT to store.
-local function decide(limit, quantity, stored_tat, now)
-  local tat = stored_tat or now
+-- gcra.rs's arithmetic, line by line, with every time taken relative to now (a time minus
+-- now is written `*_ahead`): differences do not change, and the values stay small enough to
+-- be plain numbers, where the absolute times (about 2^61) would not. Returns whether the
+-- request is limited, retry_after_ns (nil when allowed or never), the ttl (reset_after_ns),
+-- where the TAT moves when allowed, and the tokens remaining.
+local function ahead_exact(limit, quantity, tat_ahead)
   local increment = mul(limit.interval, quantity)
-  local new_tat = add(larger(tat, now), increment)
-  local allow_at = sub(new_tat, limit.tolerance)
-  local diff = sub(now, allow_at)
-  local taking = cmp(quantity, ZERO) > 0
-
-  local limited, retry_after_ns, ttl, write
-  if taking and diff.neg then
+  local new_tat_ahead = add(larger(tat_ahead, 0), increment)
+  local allow_at_ahead = sub(new_tat_ahead, limit.tolerance)
+  local diff = sub(0, allow_at_ahead) -- now - allow_at
+  local limited, retry_after_ns, ttl = false, nil, nil
+  if cmp(quantity, 0) > 0 and is_neg(diff) then
     if cmp(increment, limit.tolerance) <= 0 then
-      retry_after_ns = narrow(sub(ZERO, diff))
+      retry_after_ns = narrow(sub(0, diff))
     end
-    limited, ttl, write = true, larger(sub(tat, now), ZERO), NOTHING
+    limited, ttl = true, larger(tat_ahead, 0)
   else
     -- A refund never takes the bucket past full: the TAT stays at or after now.
-    new_tat = larger(new_tat, now)
-    if taking then
-      write = narrow(new_tat)
-    elseif cmp(quantity, ZERO) == 0 then
-      write = NOTHING
-    elseif cmp(new_tat, now) > 0 then
-      write = narrow(new_tat)
-    elseif stored_tat then
-      write = DELETE
-    else
-      write = NOTHING
-    end
-    limited, ttl = false, sub(new_tat, now)
+    new_tat_ahead = larger(new_tat_ahead, 0)
+    ttl = new_tat_ahead
   end
-
   local headroom = sub(limit.tolerance, ttl)
-  local remaining = ZERO
-  if not headroom.neg then
+  local remaining = 0
+  if not is_neg(headroom) then
     remaining = narrow((divmod(headroom, limit.interval)))
+  end
+  return limited, retry_after_ns, narrow(ttl), new_tat_ahead, remaining
+end
+
+-- The same with Lua's own operators, for the usual case where `fits_small` holds: the
+-- tolerance, the increment and the TAT's distance from now all below 2^50 (13 days). Then
+-- every value below is below 2^51: exact, and in the canonical form of a small integer.
+local function ahead_small(limit, quantity, tat_ahead)
+  local interval, tolerance = limit.interval, limit.tolerance
+  local increment = interval * quantity
+  local new_tat_ahead = (tat_ahead > 0 and tat_ahead or 0) + increment
+  local allow_at_ahead = new_tat_ahead - tolerance
+  local limited, retry_after_ns, ttl = false, nil, nil
+  if quantity > 0 and allow_at_ahead > 0 then
+    if increment <= tolerance then
+      retry_after_ns = allow_at_ahead
+    end
+    limited, ttl = true, tat_ahead > 0 and tat_ahead or 0
+  else
+    new_tat_ahead = new_tat_ahead > 0 and new_tat_ahead or 0
+    ttl = new_tat_ahead
+  end
+  local headroom = tolerance - ttl
+  local remaining = 0
+  if headroom >= 0 then
+    remaining = idiv(headroom, interval)
+  end
+  return limited, retry_after_ns, ttl, new_tat_ahead, remaining
+end
+
+local FAST = 1125899906842624 -- 2^50
+
+local function fits_small(limit, quantity, tat_ahead)
+  local tolerance = limit.tolerance
+  if type(tolerance) ~= 'number' or type(quantity) ~= 'number' or type(tat_ahead) ~= 'number' then
+    return false
+  end
+  -- Exact when it passes: a product below 2^51 is exact (see `mul`).
+  local increment = limit.interval * quantity
+  return tolerance < FAST
+    and increment < FAST
+    and increment > -FAST
+    and tat_ahead < FAST
+    and tat_ahead > -FAST
+end
+
+-- Decides one request for `quantity` tokens (0 peeks, negative refunds) against the stored
+-- TAT (nil when the key is absent) at `now` (both times); `write` is NOTHING, DELETE or the
+-- time to store.
+local function decide(limit, quantity, stored_tat, now)
+  local tat_ahead = stored_tat and time_diff(stored_tat, now) or 0
+  local arithmetic = fits_small(limit, quantity, tat_ahead) and ahead_small or ahead_exact
+  local limited, retry_after_ns, ttl, new_tat_ahead, remaining =
+    arithmetic(limit, quantity, tat_ahead)
+  local write = NOTHING
+  local sign = cmp(quantity, 0)
+  if limited or sign == 0 then
+    write = NOTHING
+  elseif sign > 0 or cmp(new_tat_ahead, 0) > 0 then
+    write = time_add(now, new_tat_ahead) or fail(E.Overflow)
+  elseif stored_tat then
+    write = DELETE -- a refund that fills the bucket
   end
   return {
     limited = limited,
     limit = limit.capacity,
     remaining = remaining,
     retry_after_ns = retry_after_ns,
-    reset_after_ns = narrow(ttl),
+    reset_after_ns = ttl,
     write = write,
   }
 end
@@ -492,7 +689,7 @@ end
 -- ones, or never if one of them can never fit; reset_after the longest of all.
 local function combine(decisions)
   local tightest = decisions[1]
-  local limited, never, retry_after_ns, reset_after_ns = false, false, nil, ZERO
+  local limited, never, retry_after_ns, reset_after_ns = false, false, nil, 0
   for _, d in ipairs(decisions) do
     if cmp(d.remaining, tightest.remaining) < 0 then
       tightest = d
@@ -535,21 +732,29 @@ local function decide_all(states, quantity, now)
   end
   local uncharged = {}
   for i, d in ipairs(decisions) do
-    uncharged[i] = d.limited and d or decide(states[i].limit, ZERO, states[i].tat, now)
+    uncharged[i] = d.limited and d or decide(states[i].limit, 0, states[i].tat, now)
   end
   return combine(uncharged), {}
 end
 
 -- redis-cell's rounding: drop the sub-millisecond part, then round up to whole seconds.
+-- (Both take the same steps with Lua's operators when `ns` is a number, below 2^51.)
 local function seconds_rounded_up(ns)
-  local millis = divmod(larger(ns, ZERO), MILLION)
-  return (divmod(add(millis, NINE_HUNDRED_NINETY_NINE), THOUSAND))
+  if type(ns) == 'number' then
+    return (idiv(idiv(ns > 0 and ns or 0, 1000000) + 999, 1000))
+  end
+  local millis = divmod(larger(ns, 0), 1000000)
+  return (divmod(add(millis, 999), 1000))
 end
 
 -- Rounded up: any sub-millisecond remainder counts as a millisecond.
 local function milliseconds_rounded_up(ns)
-  local millis, rest = divmod(larger(ns, ZERO), MILLION)
-  return #rest > 0 and add(millis, ONE) or millis
+  if type(ns) == 'number' then
+    local millis, rest = idiv(ns > 0 and ns or 0, 1000000)
+    return rest ~= 0 and millis + 1 or millis
+  end
+  local millis, rest = divmod(larger(ns, 0), 1000000)
+  return rest ~= 0 and add(millis, 1) or millis
 end
 
 -- The five integers: limited, limit, remaining, retry_after, reset_after.
@@ -581,7 +786,7 @@ local function read_tat(key)
   if not value then
     return nil
   end
-  return parse_digits(value) or fail(E.CorruptState)
+  return parse_time(value) or fail(E.CorruptState)
 end
 
 -- Applies a decision's write with the commands the module replicates, so that replicas and the
@@ -590,17 +795,15 @@ local function apply(key, write)
   if write == DELETE then
     redis.call('DEL', key)
   elseif write ~= NOTHING then
-    redis.call('SET', key, decimal(write), 'PXAT', decimal(milliseconds_rounded_up(write)))
+    redis.call('SET', key, time_text(write), 'PXAT', expiry_ms(write))
   end
 end
 
--- Now, in nanoseconds since the epoch, from the server's TIME: seconds and microseconds, so
--- the last three digits are always zero.
+-- Now, from the server's TIME: seconds and microseconds (so the nanoseconds always end in
+-- three zeros).
 local function server_now()
   local time = redis.call('TIME')
-  local micros = time[2]
-  return parse_digits(time[1] .. string.rep('0', 6 - #micros) .. micros .. '000')
-    or fail(E.Clock)
+  return time_or_nil(tonumber(time[1]), tonumber(time[2]) * 1000) or fail(E.Clock)
 end
 
 -- The entries (command.rs) ------------------------------------------------------------------

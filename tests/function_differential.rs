@@ -35,7 +35,7 @@ mod gcra;
 /// shipped library has no way to take "now" from a caller.
 const TEST_ENTRIES: &str = r#"
 local function given_now(text)
-  return function() return parse_i64(text) or fail(E.Clock) end
+  return function() return parse_time(text) or fail(E.Clock) end
 end
 local function rest(args)
   local out = {}
@@ -507,24 +507,41 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gc
     (got, writes)
 }
 
-#[test]
-fn function_agrees_with_the_rust_core() {
-    let seed = std::env::var("DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| (wall_clock_ns() as u64) | 1);
-    let cases: usize = std::env::var("DIFF_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    eprintln!("function_differential: DIFF_SEED={seed} DIFF_CASES={cases}");
+/// Appended after TEST_ENTRIES: every decision takes the limbs path (`ahead_exact`), which
+/// otherwise only values beyond 2^50 ns take.
+const EXACT_PATH_ONLY: &str = "fits_small = function() return false end\n";
 
+/// A server without the module, with the library and its test entries.
+fn test_server(exact_path_only: bool) -> (Server, Connection) {
     let server = Server::start_with(Options {
         with_module: false,
         ..Options::default()
     });
     let mut con = server.connect();
-    load_functions(&mut con, &(function_library() + TEST_ENTRIES));
+    let mut library = function_library() + TEST_ENTRIES;
+    if exact_path_only {
+        library += EXACT_PATH_ONLY;
+    }
+    load_functions(&mut con, &library);
+    (server, con)
+}
+
+/// `DIFF_SEED` or a fresh seed, and `DIFF_CASES` or `default` cases.
+fn seed_and_cases(default: usize) -> (u64, usize) {
+    let seed = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| (wall_clock_ns() as u64) | 1);
+    let cases = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    (seed, cases)
+}
+
+/// Runs `cases` random calls and checks each against the core.
+fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
+    eprintln!("{label}: DIFF_SEED={seed} DIFF_CASES={cases}");
     let mut rng = Rng(seed);
     let started = Instant::now();
     let real_now = wall_clock_ns();
@@ -532,7 +549,7 @@ fn function_agrees_with_the_rust_core() {
     let mut errors = std::collections::BTreeMap::<String, usize>::new();
     for case in 0..cases {
         let call = random_call(&mut rng, case, real_now);
-        let (got, writes) = check(&mut con, &call);
+        let (got, writes) = check(con, &call);
         match got {
             Ok(reply) => {
                 decisions += 1;
@@ -549,16 +566,16 @@ fn function_agrees_with_the_rust_core() {
         }
         let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
         if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(&keys).query(&mut con).expect("DEL");
+            let _: () = redis::cmd("DEL").arg(&keys).query(con).expect("DEL");
         }
     }
     eprintln!(
-        "function_differential: {cases} cases in {:.1} s: {decisions} decisions ({limited} \
-         limited; writes: {sets} SET, {deletes} DEL), {} errors",
+        "{label}: {cases} cases in {:.1} s: {decisions} decisions ({limited} limited; \
+         writes: {sets} SET, {deletes} DEL), {} errors",
         started.elapsed().as_secs_f64(),
         cases - decisions,
     );
-    eprintln!("function_differential: errors {errors:#?}");
+    eprintln!("{label}: errors {errors:#?}");
     // Every kind of outcome must be well represented, or the generator has drifted.
     assert!(decisions > cases / 3, "{decisions} decisions of {cases}");
     assert!(cases - decisions > cases / 20, "too few errors");
@@ -567,13 +584,33 @@ fn function_agrees_with_the_rust_core() {
 }
 
 #[test]
+fn function_agrees_with_the_rust_core() {
+    let (seed, cases) = seed_and_cases(10_000);
+    let (_server, mut con) = test_server(false);
+    random_cases(&mut con, seed, cases, "function_differential");
+}
+
+#[test]
+fn exact_path_alone_agrees_with_the_rust_core() {
+    let (seed, cases) = seed_and_cases(3_000);
+    let (_server, mut con) = test_server(true);
+    random_cases(
+        &mut con,
+        seed,
+        cases,
+        "function_differential (exact path only)",
+    );
+}
+
+#[test]
 fn edge_cases_agree_with_the_rust_core() {
-    let server = Server::start_with(Options {
-        with_module: false,
-        ..Options::default()
-    });
-    let mut con = server.connect();
-    load_functions(&mut con, &(function_library() + TEST_ENTRIES));
+    for exact_path_only in [false, true] {
+        edge_cases(exact_path_only);
+    }
+}
+
+fn edge_cases(exact_path_only: bool) {
+    let (_server, mut con) = test_server(exact_path_only);
     let real_now = wall_clock_ns();
     let max = i64::MAX;
     let tat = |v: i64| Stored::Value(v.to_string().into_bytes());
@@ -779,12 +816,7 @@ fn big(rng: &mut Rng, max_bits: u32) -> i128 {
 fn integer_arithmetic_is_exact() {
     let seed = (wall_clock_ns() as u64) | 1;
     eprintln!("integer_arithmetic_is_exact: seed {seed}");
-    let server = Server::start_with(Options {
-        with_module: false,
-        ..Options::default()
-    });
-    let mut con = server.connect();
-    load_functions(&mut con, &(function_library() + TEST_ENTRIES));
+    let (_server, mut con) = test_server(false);
     let mut rng = Rng(seed);
     let mut total = 0;
     for _ in 0..20 {
