@@ -16,11 +16,11 @@ gcra.rs, store.rs, command.rs. What differs: "now" comes from TIME (microseconds
 max_burst stops at 2^53 - 1, because Redis turns a Lua number into an integer reply and Lua
 numbers are exact only up to 2^53.
 
-Every name is local: Redis refuses global variables in functions and scripts.
-While the library loads, only `redis` is reachable: the standard library (string, math, ...)
-is there when a function runs. So the top level only defines functions and literal tables. Tests append
-entries with a given "now" to this text (tests/function_differential.rs); the shipped library
-has none.
+Every name is local: Redis refuses global variables in functions and scripts. While the
+library loads, only `redis` is reachable (the standard library, string, math and the rest,
+is there when a function runs), so the top level only defines functions and literal tables.
+Tests append entries with a given "now" to this text (tests/function_differential.rs); the
+shipped library has none.
 ]]
 
 -- Integers --------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ has none.
 --     7-digit pieces.
 -- Every operation returns this canonical form, so a table always holds a magnitude of at
 -- least SMALL, and zero is always the number 0. Most values of a call (intervals, quantities,
--- durations) are small; TATs and "now" are tables.
+-- durations) are small; absolute times are kept apart (see Times).
 
 local BASE = 10000000
 local LIMB_DIGITS = 7
@@ -347,6 +347,7 @@ local I64_MIN = { 4775808, 7203685, 92233, neg = true } -- -9223372036854775808
 -- 2^53, the largest integer a Lua number (a double) holds exactly, and so the largest reply.
 local LUA_EXACT_MAX = { 4740992, 719925, 90, neg = false } -- 9007199254740992
 
+-- (The tests read integers back with it; the library writes only times, see `time_text`.)
 local function decimal(x)
   if type(x) == 'number' then
     return string.format('%d', x)
