@@ -538,3 +538,42 @@ fn peek_entry_is_read_only_and_answers_on_replicas() {
     let peeked = ro(&mut p, &args).expect("cl_peek");
     assert_eq!(peeked[..3], fcall_throttle(&mut p, b"k", &args)[..3]);
 }
+
+#[test]
+fn cluster_routes_calls_by_their_keys() {
+    let cluster = Cluster::start(3, 0);
+    for node in &cluster.nodes {
+        load_functions(&mut node.connect(), &function_library());
+    }
+    let mut client = cluster.client();
+    for i in 0..30 {
+        let key = format!("user:{i}");
+        // Capacity 2: two calls allowed, the third limited, on whichever node owns the key.
+        for expected in [0, 0, 1] {
+            let reply: Vec<i64> = all_cmd("cl_throttle", &[&key], &["1", "1", "60"])
+                .query(&mut client)
+                .expect("FCALL cl_throttle");
+            assert_eq!(reply[0], expected, "{key}: {reply:?}");
+        }
+    }
+    let all: Vec<i64> = all_cmd(
+        "cl_throttleall",
+        &["{u7}:sec", "{u7}:min"],
+        &["4", "5", "1", "9", "100", "60"],
+    )
+    .query(&mut client)
+    .expect("FCALL cl_throttleall");
+    assert_eq!(all[..3], [0, 5, 4]);
+    // Keys of different slots are refused before the function runs.
+    let owner = cluster.owner("{u7}:sec");
+    let error = outcome(
+        &mut owner.connect(),
+        &all_cmd(
+            "cl_throttleall",
+            &["{u7}:sec", "{u8}:sec"],
+            &["1", "1", "1", "1", "1", "1"],
+        ),
+    )
+    .expect_err("CROSSSLOT");
+    assert!(error.starts_with("CROSSSLOT"), "{error}");
+}
