@@ -12,7 +12,7 @@ redis-gcra without the module: CL.THROTTLE and CL.THROTTLEALL as a Redis Functio
 Same replies, error texts, stored value (the TAT in decimal nanoseconds, expiring at the TAT
 rounded up to the millisecond) and replicated effects (SET key tat PXAT ms / DEL key) as the
 module, whose files this one follows section by section: decimal.rs, error.rs, args.rs,
-gcra.rs, store.rs, command.rs. What differs: "now" comes from TIME (microseconds), and
+gcra.rs, reply.rs, store.rs, commands/. What differs: "now" comes from TIME (microseconds), and
 max_burst stops at 2^53 - 1, because Redis turns a Lua number into an integer reply and Lua
 numbers are exact only up to 2^53.
 
@@ -23,7 +23,7 @@ Tests append entries with a given "now" to this text (tests/function_differentia
 shipped library has none.
 ]]
 
--- Integers --------------------------------------------------------------------------------
+-- Integers ------------------------------------------------------------------------------------
 -- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
 -- (about 2^61) and the core's intermediates need up to 127 bits. So an integer has two forms:
 --   * a Lua number when its magnitude is below SMALL (2^51): sums, differences and quotients
@@ -64,7 +64,7 @@ local function trimmed(limbs)
   return limbs
 end
 
--- Magnitudes: limb arrays, signs ignored ----------------------------------------------------
+-- Magnitudes: limb arrays, signs ignored ------------------------------------------------------
 
 local function mag_cmp(a, b)
   if #a ~= #b then
@@ -205,7 +205,7 @@ local function mag_divmod(u, v)
   return trimmed(q), r
 end
 
--- Between the two forms ---------------------------------------------------------------------
+-- Between the two forms -----------------------------------------------------------------------
 
 -- The canonical form of a magnitude with a sign: a number below SMALL, else the limbs.
 local function canonical(limbs, neg)
@@ -239,7 +239,7 @@ local function is_neg(x)
   return x.neg
 end
 
--- Signed integers -------------------------------------------------------------------------
+-- Signed integers -----------------------------------------------------------------------------
 
 -- x + y when y_neg is y's sign, x - y when it is the opposite; on limbs.
 local function limbs_sum(x, y, y_neg)
@@ -321,7 +321,7 @@ local function divmod(x, y)
   return canonical(q, false), canonical(r, false)
 end
 
--- Decimal text (decimal.rs) -----------------------------------------------------------------
+-- Decimal text (decimal.rs) -------------------------------------------------------------------
 
 -- The integer written by a string of ASCII digits, of any length.
 local function of_digits(digits, neg)
@@ -464,7 +464,7 @@ local function time_add(time, ahead)
   return time_or_nil(seconds, nanos)
 end
 
--- Errors (error.rs) -------------------------------------------------------------------------
+-- Errors (error.rs) ---------------------------------------------------------------------------
 
 local E = {
   WrongArity = "ERR wrong number of arguments for 'CL.THROTTLE' command",
@@ -501,7 +501,7 @@ local function narrow(x)
   return x
 end
 
--- Arguments (args.rs) -----------------------------------------------------------------------
+-- Arguments (args.rs) -------------------------------------------------------------------------
 
 -- A validated limit: `count` tokens per `period`, bursts of `max_burst + 1`.
 local function new_limit(max_burst, count, period_ns)
@@ -583,7 +583,7 @@ local function check_exact_reply(limits)
   end
 end
 
--- The algorithm (gcra.rs) -------------------------------------------------------------------
+-- The algorithm (gcra.rs) ---------------------------------------------------------------------
 
 local NOTHING, DELETE = 'nothing', 'delete'
 
@@ -774,7 +774,7 @@ local function reply(decision, in_ms)
   }
 end
 
--- Keys and the clock (store.rs, clock.rs) ---------------------------------------------------
+-- Keys and the clock (store.rs, clock.rs) -----------------------------------------------------
 
 -- The stored TAT: nil when the key is absent, an error for another type or a string that is
 -- not a TAT.
@@ -807,12 +807,12 @@ local function server_now()
   return time_or_nil(tonumber(time[1]), tonumber(time[2]) * 1000) or fail(E.Clock)
 end
 
--- The entries (command.rs) ------------------------------------------------------------------
+-- The entries (commands/) ---------------------------------------------------------------------
 
 -- cl_throttle: KEYS = key, ARGV = max_burst count period [quantity] [MS]. `now` gives the
 -- time; `writes` is false for cl_peek, which replies the same and writes nothing.
 local function throttle(keys, args, now, writes)
-  -- At least the command's arity (command_info.rs), at most its options.
+  -- At least the command's arity (-5, src/commands/throttle.rs), at most its options.
   if #keys ~= 1 or #args < 3 or #args > 5 then
     fail(E.WrongArity)
   end
@@ -831,8 +831,8 @@ end
 -- [quantity] [MS]. n is numlimits.
 local function throttle_all(keys, args, now, writes)
   local n = #keys
-  -- The command's arity (command_info.rs), which Redis checks before the module runs:
-  -- numlimits key max_burst count period at least.
+  -- The command's arity (-6, src/commands/throttle_all.rs), which Redis checks before the
+  -- module runs: numlimits key max_burst count period at least.
   if n + #args < 4 then
     fail(E.WrongArityAll)
   end
@@ -844,7 +844,6 @@ local function throttle_all(keys, args, now, writes)
     limits[i] = parse_limit(args[3 * i - 2], args[3 * i - 1], args[3 * i])
   end
   local quantity, in_ms = parse_options(args, 3 * n + 1, E.WrongArityAll)
-  check_exact_reply(limits)
   -- Two limits on one key would race on one TAT: refuse rather than guess.
   local seen = {}
   for _, key in ipairs(keys) do
@@ -853,6 +852,7 @@ local function throttle_all(keys, args, now, writes)
     end
     seen[key] = true
   end
+  check_exact_reply(limits)
   local states = {}
   for i, key in ipairs(keys) do
     states[i] = { limit = limits[i], tat = read_tat(key) }

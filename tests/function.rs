@@ -577,3 +577,44 @@ fn cluster_routes_calls_by_their_keys() {
     .expect_err("CROSSSLOT");
     assert!(error.starts_with("CROSSSLOT"), "{error}");
 }
+
+#[test]
+fn at_maxmemory_redis_refuses_the_writing_entries_and_cl_peek_answers() {
+    let server = function_server();
+    let mut con = server.connect();
+    fcall_throttle(&mut con, b"k", &["4", "1", "60"]);
+    let state = key_state(&mut con, b"k");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(1)
+        .query(&mut con)
+        .expect("CONFIG SET");
+    // The module's OutOfMemory text is Redis's own.
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    for quantity in ["1", "0", "-1"] {
+        let error = outcome(
+            &mut con,
+            &all_cmd("cl_throttle", &["k"], &["4", "1", "60", quantity]),
+        )
+        .expect_err("refused");
+        assert_eq!(error, oom, "quantity {quantity}");
+    }
+    let mut fcall_ro = redis::cmd("FCALL_RO");
+    fcall_ro
+        .arg("cl_peek")
+        .arg(1)
+        .arg("k")
+        .arg(&["4", "1", "60"]);
+    assert_eq!(
+        outcome(&mut con, &fcall_ro).map(|r| r[..3].to_vec()),
+        Ok(vec![0, 5, 3])
+    );
+    assert_eq!(key_state(&mut con, b"k"), state);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(0)
+        .query(&mut con)
+        .expect("CONFIG SET");
+}

@@ -30,6 +30,12 @@ mod error;
 #[allow(dead_code)]
 #[path = "../src/gcra.rs"]
 mod gcra;
+#[allow(dead_code)]
+#[path = "../src/reply.rs"]
+mod reply;
+#[allow(dead_code)]
+#[path = "../src/units.rs"]
+mod units;
 
 /// Test-only entries, appended to the library's text (they see its local functions). The
 /// shipped library has no way to take "now" from a caller.
@@ -94,8 +100,9 @@ struct Call {
 }
 
 /// What the function must answer, computed by the module's Rust core: the reply and each
-/// key's write, or the error text. The one place this test uses the core's API.
-fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::Write>), String> {
+/// key's change, or the error text. The one place this test uses the core's API; it follows
+/// the module's handlers (src/commands/).
+fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::TatChange>), String> {
     let text = |error: Error| error.message().to_str().expect("ASCII").to_string();
     let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
     let (limits, quantity, unit) = if call.all {
@@ -107,7 +114,7 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::Write>), String> {
             module_args.extend(args.iter().skip(3 * i).take(3));
         }
         module_args.extend(args.iter().skip(3 * call.keys.len()));
-        // Redis checks the command's arity (command_info.rs) before the module sees it.
+        // Redis checks the command's arity (-6) before the module sees it.
         if module_args.len() < 5 {
             return Err(text(Error::WrongArityAll));
         }
@@ -115,19 +122,16 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::Write>), String> {
         let limits: Vec<gcra::Limit> = parsed.limits.iter().map(|&(_, limit)| limit).collect();
         (limits, parsed.quantity, parsed.unit)
     } else {
-        // The module's arity check before parsing; a call with other than one key has none.
-        if call.keys.len() != 1 || args.len() > 5 {
+        // The handler's arity check before parsing; a call with other than one key has none.
+        if call.keys.len() != 1 || args.len() > args::MAX_ARGS_AFTER_KEY {
             return Err(text(Error::WrongArity));
         }
-        let parsed = args::parse_throttle(&args).map_err(text)?;
+        let parsed = args::parse_throttle((), &args).map_err(text)?;
         (vec![parsed.limit], parsed.quantity, parsed.unit)
     };
     // The function's one difference: a reply above 2^53 cannot be exact.
     if limits.iter().any(|limit| limit.capacity() > 1 << 53) {
         return Err(MAX_BURST_TOO_LARGE.to_string());
-    }
-    if call.all && (1..call.keys.len()).any(|i| call.keys[..i].contains(&call.keys[i])) {
-        return Err(text(Error::DuplicateKey));
     }
     let states = limits
         .into_iter()
@@ -142,12 +146,12 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::Write>), String> {
         .collect::<Result<Vec<_>, Error>>()
         .map_err(text)?;
     if call.all {
-        let (decision, writes) = gcra::decide_all(&states, quantity, call.now).map_err(text)?;
-        Ok((decision.reply(unit), writes))
+        let (decision, changes) = gcra::decide_all(&states, quantity, call.now).map_err(text)?;
+        Ok((reply::integers(&decision, unit), changes))
     } else {
         let (limit, tat) = states[0];
         let decision = gcra::decide(&limit, quantity, tat, call.now).map_err(text)?;
-        Ok((decision.reply(unit), vec![decision.write]))
+        Ok((reply::integers(&decision, unit), vec![decision.change]))
     }
 }
 
@@ -464,7 +468,7 @@ fn server_ms(con: &mut Connection) -> i64 {
 }
 
 /// Runs one call and checks it against the core; returns its reply (or error) and writes.
-fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gcra::Write>) {
+fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gcra::TatChange>) {
     prepare(con, call);
     let before: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
     let expected = core_answer(call);
@@ -488,7 +492,7 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gc
     let writes = expected.map(|(_, writes)| writes).unwrap_or_default();
     for (i, key) in call.keys.iter().enumerate() {
         let want = match writes.get(i) {
-            Some(gcra::Write::Set(tat)) => {
+            Some(gcra::TatChange::Set(tat)) => {
                 let expiry = tat / 1_000_000 + i64::from(tat % 1_000_000 != 0);
                 if expiry < start_ms {
                     // "now" was in the past and so is the expiry: SET ... PXAT deletes.
@@ -499,8 +503,8 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gc
                     continue; // expired during the call or not: either is right
                 }
             }
-            Some(gcra::Write::Delete) => Seen::Absent,
-            Some(gcra::Write::Nothing) | None => before[i].clone(),
+            Some(gcra::TatChange::Delete) => Seen::Absent,
+            Some(gcra::TatChange::Keep) | None => before[i].clone(),
         };
         assert_eq!(after[i], want, "key {key:?} after {call:?}");
     }
@@ -559,9 +563,9 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
         }
         for write in writes {
             match write {
-                gcra::Write::Set(_) => sets += 1,
-                gcra::Write::Delete => deletes += 1,
-                gcra::Write::Nothing => {}
+                gcra::TatChange::Set(_) => sets += 1,
+                gcra::TatChange::Delete => deletes += 1,
+                gcra::TatChange::Keep => {}
             }
         }
         let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
