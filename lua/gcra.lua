@@ -585,7 +585,8 @@ end
 
 -- The algorithm (gcra.rs) ---------------------------------------------------------------------
 
-local NOTHING, DELETE = 'nothing', 'delete'
+-- What to do with a key's TAT (gcra.rs's TatChange): KEEP, DELETE, or a time to store.
+local KEEP, DELETE = 'keep', 'delete'
 
 -- gcra.rs's arithmetic, line by line, with every time taken relative to now (a time minus
 -- now is written `*_ahead`): differences do not change, and the values stay small enough to
@@ -659,33 +660,33 @@ local function fits_small(limit, quantity, tat_ahead)
 end
 
 -- Decides one request for `quantity` tokens (0 peeks, negative refunds) against the stored
--- TAT (nil when the key is absent) at `now` (both times); `write` is NOTHING, DELETE or the
+-- TAT (nil when the key is absent) at `now` (both times); `change` is KEEP, DELETE or the
 -- time to store.
 local function decide(limit, quantity, stored_tat, now)
   local tat_ahead = stored_tat and time_diff(stored_tat, now) or 0
   local arithmetic = fits_small(limit, quantity, tat_ahead) and ahead_small or ahead_exact
   local limited, retry_after_ns, ttl, new_tat_ahead, remaining =
     arithmetic(limit, quantity, tat_ahead)
-  local write = NOTHING
+  local change = KEEP
   local sign = cmp(quantity, 0)
   if limited or sign == 0 then
-    write = NOTHING
+    change = KEEP
   elseif sign > 0 or cmp(new_tat_ahead, 0) > 0 then
-    write = time_add(now, new_tat_ahead) or fail(E.Overflow)
+    change = time_add(now, new_tat_ahead) or fail(E.Overflow)
   elseif stored_tat then
-    write = DELETE -- a refund that fills the bucket
+    change = DELETE -- a refund that fills the bucket
   end
   return {
     limited = limited,
-    limit = limit.capacity,
+    capacity = limit.capacity,
     remaining = remaining,
     retry_after_ns = retry_after_ns,
     reset_after_ns = ttl,
-    write = write,
+    change = change,
   }
 end
 
--- CL.THROTTLEALL's combining rule: limited if any limit is; limit and remaining of the one
+-- CL.THROTTLEALL's combining rule: limited if any limit is; capacity and remaining of the one
 -- with the least remaining (the first on ties); retry_after the longest among the limited
 -- ones, or never if one of them can never fit; reset_after the longest of all.
 local function combine(decisions)
@@ -707,17 +708,17 @@ local function combine(decisions)
   end
   return {
     limited = limited,
-    limit = tightest.limit,
+    capacity = tightest.capacity,
     remaining = tightest.remaining,
     retry_after_ns = not never and retry_after_ns or nil,
     reset_after_ns = reset_after_ns,
-    write = NOTHING,
+    change = KEEP,
   }
 end
 
 -- One request against several limits: allowed only if every limit allows it, and then every
 -- limit is charged; otherwise nothing is, and the limits that would have allowed report their
--- state as it is. Returns the combined decision and one write per limit.
+-- state as it is. Returns the combined decision and one change per limit (none if limited).
 local function decide_all(states, quantity, now)
   local decisions, any_limited = {}, false
   for i, state in ipairs(states) do
@@ -725,11 +726,11 @@ local function decide_all(states, quantity, now)
     any_limited = any_limited or decisions[i].limited
   end
   if not any_limited then
-    local writes = {}
+    local changes = {}
     for i, d in ipairs(decisions) do
-      writes[i] = d.write
+      changes[i] = d.change
     end
-    return combine(decisions), writes
+    return combine(decisions), changes
   end
   local uncharged = {}
   for i, d in ipairs(decisions) do
@@ -767,7 +768,7 @@ local function reply(decision, in_ms)
   end
   return {
     decision.limited and 1 or 0,
-    to_number(decision.limit),
+    to_number(decision.capacity),
     to_number(decision.remaining),
     retry_after,
     to_number(convert(decision.reset_after_ns)),
@@ -790,13 +791,13 @@ local function read_tat(key)
   return parse_time(value) or fail(E.CorruptState)
 end
 
--- Applies a decision's write with the commands the module replicates, so that replicas and the
--- AOF get exactly the module's effects. The key expires at its TAT rounded up to the ms.
-local function apply(key, write)
-  if write == DELETE then
+-- Applies a decision's change with the commands the module replicates, so that replicas and
+-- the AOF get exactly the module's effects. The key expires at its TAT rounded up to the ms.
+local function apply(key, change)
+  if change == DELETE then
     redis.call('DEL', key)
-  elseif write ~= NOTHING then
-    redis.call('SET', key, time_text(write), 'PXAT', expiry_ms(write))
+  elseif change ~= KEEP then
+    redis.call('SET', key, time_text(change), 'PXAT', expiry_ms(change))
   end
 end
 
@@ -822,7 +823,7 @@ local function throttle(keys, args, now, writes)
   local tat = read_tat(keys[1])
   local decision = decide(limit, quantity, tat, now())
   if writes then
-    apply(keys[1], decision.write)
+    apply(keys[1], decision.change)
   end
   return reply(decision, in_ms)
 end
@@ -857,10 +858,10 @@ local function throttle_all(keys, args, now, writes)
   for i, key in ipairs(keys) do
     states[i] = { limit = limits[i], tat = read_tat(key) }
   end
-  local decision, all_writes = decide_all(states, quantity, now())
+  local decision, changes = decide_all(states, quantity, now())
   if writes then
-    for i, write in ipairs(all_writes) do
-      apply(keys[i], write)
+    for i, change in ipairs(changes) do
+      apply(keys[i], change)
     end
   end
   return reply(decision, in_ms)
