@@ -4,17 +4,20 @@ redis-gcra without the module: CL.THROTTLE and CL.THROTTLEALL as a Redis Functio
 (Redis 7.0+, Valkey 8), and, without this file's first line, as a script for EVAL/EVALSHA.
 
   FUNCTION LOAD REPLACE <this file>
-  FCALL cl_throttle 1 key max_burst count period [quantity] [MS]
-  FCALL cl_throttleall n key1 .. keyn max_burst1 count1 period1 .. max_burstn countn periodn [quantity] [MS]
-  FCALL_RO cl_peek 1 key max_burst count period [quantity] [MS]   (cl_throttle's reply, no write)
+  FCALL cl_throttle 1 key max_burst count period [quantity] [options]
+  FCALL cl_throttleall n key1 .. keyn max_burst1 count1 period1 .. max_burstn countn periodn [quantity] [options]
+  FCALL_RO cl_peek 1 key max_burst count period [quantity] [MS]   (CL.PEEK: a reply, no write)
   EVALSHA sha numkeys keys.. cl_throttle|cl_throttleall|cl_peek arguments..
+
+  options: MS, and one of BLOCK <ms> | ATMOST | SOFT <hard_factor>, as the module's.
 
 Same replies, error texts, stored value (the TAT in decimal nanoseconds, expiring at the TAT
 rounded up to the millisecond) and replicated effects (SET key tat PXAT ms / DEL key) as the
 module, whose files this one follows section by section: decimal.rs, error.rs, args.rs,
-gcra.rs, reply.rs, store.rs, commands/. What differs: "now" comes from TIME (microseconds), and
-max_burst stops at 2^53 - 1, because Redis turns a Lua number into an integer reply and Lua
-numbers are exact only up to 2^53.
+gcra.rs, modes.rs, reply.rs, store.rs, commands/. What differs: "now" comes from TIME
+(microseconds); max_burst stops at 2^53 - 1, because Redis turns a Lua number into an integer
+reply and Lua numbers are exact only up to 2^53; BLOCK answers at once, as the module does
+where a client cannot wait (a function cannot); SOFT draws from its own generator.
 
 Every name is local: Redis refuses global variables in functions and scripts. While the
 library loads, only `redis` is reachable (the standard library, string, math and the rest,
@@ -346,6 +349,9 @@ local I64_MAX = { 4775807, 7203685, 92233, neg = false } -- 9223372036854775807
 local I64_MIN = { 4775808, 7203685, 92233, neg = true } -- -9223372036854775808
 -- 2^53, the largest integer a Lua number (a double) holds exactly, and so the largest reply.
 local LUA_EXACT_MAX = { 4740992, 719925, 90, neg = false } -- 9007199254740992
+-- The module's i128 bounds that SOFT's arithmetic meets (gcra.rs: Limit::scaled, band_level_ppm).
+local I128_MAX = { 4105727, 371588, 7316873, 469231, 4118346, 1701, neg = false } -- 2^127 - 1
+local TOLERANCE_CAP = { 2052864, 5185794, 8658436, 234615, 7059173, 850, neg = false } -- 2^126
 
 -- (The tests read integers back with it; the library writes only times, see `time_text`.)
 local function decimal(x)
@@ -470,12 +476,19 @@ local E = {
   WrongArity = "ERR wrong number of arguments for 'CL.THROTTLE' command",
   WrongArityAll = "ERR wrong number of arguments for 'CL.THROTTLEALL' command",
   InvalidNumLimits = 'ERR invalid numlimits: expected an integer >= 1, followed by that many key max_burst count period groups',
-  UnknownOption = 'ERR unknown option: the only option is MS',
+  WrongArityPeek = "ERR wrong number of arguments for 'CL.PEEK' command",
+  UnknownOption = 'ERR unknown option: expected MS, BLOCK <ms>, ATMOST or SOFT <hard_factor> after the quantity',
+  RepeatedOption = 'ERR an option appears twice',
+  ConflictingOptions = 'ERR BLOCK, ATMOST and SOFT cannot be combined: give at most one',
+  InvalidBlock = 'ERR invalid BLOCK: expected milliseconds from 0 to 9223372036854',
+  InvalidSoft = 'ERR invalid SOFT: expected a hard_factor from 1 to 1000, with at most 9 decimals',
+  ModeNeedsQuantity = 'ERR BLOCK, ATMOST and SOFT need a quantity of at least 1',
+  PeekMode = 'ERR CL.PEEK only looks: it takes [quantity] [MS], not BLOCK, ATMOST or SOFT',
   DuplicateKey = 'ERR the same key appears twice in CL.THROTTLEALL: give each limit its own key',
   InvalidMaxBurst = 'ERR invalid max_burst: expected an integer from 0 to 9223372036854775806',
   InvalidCount = 'ERR invalid count: expected an integer from 1 to 9223372036854775807',
   InvalidPeriod = 'ERR invalid period: expected seconds above 0 and up to 9223372036.854775807, with at most 9 decimals',
-  InvalidQuantity = 'ERR invalid quantity: expected a 64-bit integer (or the option MS)',
+  InvalidQuantity = 'ERR invalid quantity: expected a 64-bit integer (or an option: MS, BLOCK, ATMOST, SOFT)',
   RateTooHigh = 'ERR invalid count: more than one token per nanosecond (count must not exceed period in nanoseconds)',
   WrongType = 'WRONGTYPE Operation against a key holding the wrong kind of value',
   CorruptState = 'ERR key holds a string that is not a rate limiter state (expected a TAT: nanoseconds since the Unix epoch)',
@@ -546,32 +559,74 @@ local function parse_limit(max_burst, count, period)
   return new_limit(burst, tokens, period_ns)
 end
 
-local function is_ms(text)
-  return text == 'MS' or text == 'ms' or text == 'Ms' or text == 'mS'
-end
-
 local function parse_quantity(text)
   return parse_i64(text) or fail(E.InvalidQuantity)
 end
 
--- `[quantity] [MS]`: the quantity (1 by default) and whether replies are in milliseconds.
+-- The modes (modes.rs); nil is the plain form.
+local BLOCK, ATMOST, SOFT = 'block', 'atmost', 'soft'
+local MAX_BLOCK_MS = 9223372036854 -- the milliseconds whose nanoseconds fit in 64 bits
+local MIN_SOFT, MAX_SOFT = 1000000000, 1000000000000 -- hard_factor 1 to 1000, in billionths
+
+-- An option's name in capitals (any case is accepted), or nil for anything else.
+local OPTIONS = { MS = true, BLOCK = true, ATMOST = true, SOFT = true }
+local function option_name(text)
+  local name = string.upper(text)
+  return OPTIONS[name] and name or nil
+end
+
+-- `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`, from args[from] on: the quantity
+-- (default 1) comes first; the options follow in any order, each at most once, in any case.
+-- Returns the quantity, whether replies are in milliseconds, and the mode: nil (plain) or
+-- { kind, value }.
 local function parse_options(args, from, too_many)
-  local count = #args - from + 1
-  if count <= 0 then
-    return 1, false
-  elseif count == 1 then
-    if is_ms(args[from]) then
-      return 1, true
-    end
-    return parse_quantity(args[from]), false
-  elseif count == 2 then
-    local quantity = parse_quantity(args[from])
-    if not is_ms(args[from + 1]) then
+  if #args - from + 1 > 4 then
+    fail(too_many)
+  end
+  local quantity, at = 1, from
+  if args[from] and not option_name(args[from]) then
+    quantity, at = parse_quantity(args[from]), from + 1
+  end
+  local in_ms, mode = false, nil
+  while at <= #args do
+    local name = option_name(args[at])
+    at = at + 1
+    local next_mode
+    if name == 'MS' then
+      if in_ms then
+        fail(E.RepeatedOption)
+      end
+      in_ms = true
+    elseif name == 'ATMOST' then
+      next_mode = { kind = ATMOST }
+    elseif name == 'BLOCK' then
+      local ms = args[at] and parse_i64(args[at])
+      at = at + 1
+      if not ms or cmp(ms, 0) < 0 or cmp(ms, MAX_BLOCK_MS) > 0 then
+        fail(E.InvalidBlock)
+      end
+      next_mode = { kind = BLOCK, value = ms }
+    elseif name == 'SOFT' then
+      local factor_e9 = args[at] and parse_seconds_as_nanos(args[at])
+      at = at + 1
+      if not factor_e9 or cmp(factor_e9, MIN_SOFT) < 0 or cmp(factor_e9, MAX_SOFT) > 0 then
+        fail(E.InvalidSoft)
+      end
+      next_mode = { kind = SOFT, value = factor_e9 }
+    else
       fail(E.UnknownOption)
     end
-    return quantity, true
+    if next_mode then
+      if mode then
+        fail(E.ConflictingOptions)
+      end
+      mode = next_mode
+    end
   end
-  fail(too_many)
+  if mode and cmp(quantity, 1) < 0 then
+    fail(E.ModeNeedsQuantity)
+  end
+  return quantity, in_ms, mode
 end
 
 -- A limit the module accepts but whose reply a function cannot give exactly.
@@ -739,6 +794,120 @@ local function decide_all(states, quantity, now)
   return combine(uncharged), {}
 end
 
+-- The modes (modes.rs) -----------------------------------------------------------------------
+
+-- SOFT's hard limit: the same rate with the tolerance scaled by `factor_e9` billionths, capped
+-- at 2^126 ns, and capped too where the module's 128-bit product would overflow.
+local function scaled(limit, factor_e9)
+  local product = mul(limit.tolerance, factor_e9)
+  local tolerance = TOLERANCE_CAP
+  if cmp(product, I128_MAX) <= 0 then
+    tolerance = divmod(product, NANOS)
+    if cmp(tolerance, TOLERANCE_CAP) > 0 then
+      tolerance = TOLERANCE_CAP
+    end
+  end
+  return { capacity = limit.capacity, interval = limit.interval, tolerance = tolerance }
+end
+
+-- How far into SOFT's band (between `soft`'s tolerance and `hard`'s) a request for `quantity`
+-- tokens would take the bucket, in millionths: 0 at or below the soft limit, 10^6 at the hard.
+local function band_level_ppm(soft, hard, quantity, tat, now)
+  local whole = 1000000
+  local tat_ahead = tat and time_diff(tat, now) or 0
+  local new_tat_ahead = add(larger(tat_ahead, 0), mul(soft.interval, quantity))
+  local excess = sub(new_tat_ahead, soft.tolerance)
+  local band = sub(hard.tolerance, soft.tolerance)
+  if cmp(excess, 0) <= 0 then
+    return 0
+  elseif cmp(excess, band) >= 0 then
+    return whole
+  end
+  -- As the module: a band too wide to multiply (past 128 bits) is divided first.
+  local level
+  local times_whole = mul(excess, whole)
+  if cmp(times_whole, I128_MAX) <= 0 then
+    level = divmod(times_whole, band)
+  else
+    level = divmod(excess, (divmod(band, whole)))
+  end
+  return cmp(level, whole) < 0 and level or whole
+end
+
+-- Each limit with its TAT after `changes` (none: as it was).
+local function after(states, changes)
+  local out = {}
+  for i, state in ipairs(states) do
+    local change, tat = changes[i], state.tat
+    if change == DELETE then
+      tat = nil
+    elseif change ~= nil and change ~= KEEP then
+      tat = change
+    end
+    out[i] = { limit = state.limit, tat = tat }
+  end
+  return out
+end
+
+-- A request in any mode over `states`: the combined decision, one change per limit (none
+-- when nothing is written) and the reply's sixth element, if any (ATMOST: the tokens
+-- granted; SOFT: the suppression level in per mille). `draw` gives SOFT a uniform random
+-- number below 10^6 (it is given `now`).
+local function decide_with(mode, states, quantity, now, draw)
+  -- BLOCK waits only where a client can: in a function or a script the module answers at
+  -- once, as without BLOCK, and so does this.
+  if mode == nil or mode.kind == BLOCK then
+    local decision, changes = decide_all(states, quantity, now)
+    return decision, changes, nil
+  elseif mode.kind == ATMOST then
+    -- The combined peek's remaining is what fits in every limit.
+    local available = decide_all(states, 0, now).remaining
+    local granted = larger(cmp(quantity, available) < 0 and quantity or available, 0)
+    -- Nothing fits: the reply of a one-token request (limited, with its retry_after).
+    local decision, changes = decide_all(states, larger(granted, 1), now)
+    return decision, changes, granted
+  end
+  local within_soft, within_changes = decide_all(states, quantity, now)
+  if not within_soft.limited then
+    return within_soft, within_changes, 0
+  end
+  local hard = {}
+  for i, state in ipairs(states) do
+    hard[i] = { limit = scaled(state.limit, mode.value), tat = state.tat }
+  end
+  local over_hard, changes = decide_all(hard, quantity, now)
+  if over_hard.limited then
+    return within_soft, within_changes, 1000
+  end
+  -- Inside the band: the limit furthest into its band sets the level.
+  local level_ppm = 0
+  for i, state in ipairs(states) do
+    level_ppm = larger(band_level_ppm(state.limit, hard[i].limit, quantity, state.tat, now), level_ppm)
+  end
+  local level = idiv(level_ppm, 1000)
+  -- Admitted with probability 1 - level; the reply shows the soft limit's view: allowed,
+  -- nothing remaining, its reset.
+  if draw(now) >= level_ppm then
+    return decide_all(after(states, changes), 0, now), changes, level
+  end
+  return within_soft, {}, level
+end
+
+-- SOFT's draws (random.rs): Park and Miller's generator, exact in doubles (products stay
+-- below 2^47), its state kept with the library and seeded from the clock at the first draw.
+-- Not cryptographic, like the module's. (A script keeps no state between calls: as a script
+-- it is seeded at every call, from TIME's microseconds.)
+local PRNG_MODULUS = 2147483647
+local prng_state = nil
+
+local function prng_draw(now)
+  if prng_state == nil then
+    prng_state = select(2, idiv(now[1] * 1000000 + idiv(now[2], 1000), PRNG_MODULUS - 1)) + 1
+  end
+  prng_state = select(2, idiv(prng_state * 48271, PRNG_MODULUS))
+  return select(2, idiv(prng_state, 1000000))
+end
+
 -- redis-cell's rounding: drop the sub-millisecond part, then round up to whole seconds.
 -- (Both take the same steps with Lua's operators when `ns` is a number, below 2^51.)
 local function seconds_rounded_up(ns)
@@ -759,8 +928,9 @@ local function milliseconds_rounded_up(ns)
   return rest ~= 0 and add(millis, 1) or millis
 end
 
--- The five integers: limited, limit, remaining, retry_after, reset_after.
-local function reply(decision, in_ms)
+-- The five integers: limited, limit, remaining, retry_after, reset_after; and the mode's
+-- sixth when it has one.
+local function reply(decision, in_ms, extra)
   local convert = in_ms and milliseconds_rounded_up or seconds_rounded_up
   local retry_after = -1
   if decision.retry_after_ns then
@@ -772,6 +942,7 @@ local function reply(decision, in_ms)
     to_number(decision.remaining),
     retry_after,
     to_number(convert(decision.reset_after_ns)),
+    extra and to_number(extra) or nil,
   }
 end
 
@@ -810,30 +981,54 @@ end
 
 -- The entries (commands/) ---------------------------------------------------------------------
 
--- cl_throttle: KEYS = key, ARGV = max_burst count period [quantity] [MS]. `now` gives the
--- time; `writes` is false for cl_peek, which replies the same and writes nothing.
-local function throttle(keys, args, now, writes)
-  -- At least the command's arity (-5, src/commands/throttle.rs), at most its options.
-  if #keys ~= 1 or #args < 3 or #args > 5 then
-    fail(E.WrongArity)
+-- CL.THROTTLE's and CL.PEEK's arguments: KEYS = key, ARGV = max_burst count period and the
+-- options. `arity` is the command's wrong-arity error.
+local function parse_single(keys, args, arity)
+  -- At least the command's arity (-5), at most three arguments and four options.
+  if #keys ~= 1 or #args < 3 or #args > 7 then
+    fail(arity)
   end
   local limit = parse_limit(args[1], args[2], args[3])
-  local quantity, in_ms = parse_options(args, 4, E.WrongArity)
-  check_exact_reply({ limit })
-  local tat = read_tat(keys[1])
-  local decision = decide(limit, quantity, tat, now())
-  if writes then
-    apply(keys[1], decision.change)
-  end
-  return reply(decision, in_ms)
+  local quantity, in_ms, mode = parse_options(args, 4, arity)
+  return limit, quantity, in_ms, mode
 end
 
--- cl_throttleall: KEYS = the n keys, ARGV = n groups of max_burst count period, then
--- [quantity] [MS]. n is numlimits.
-local function throttle_all(keys, args, now, writes)
+-- cl_throttle (commands/throttle.rs). `now` and `draw` give the time and SOFT's draws.
+local function throttle(keys, args, now, draw)
+  local limit, quantity, in_ms, mode = parse_single(keys, args, E.WrongArity)
+  check_exact_reply({ limit })
+  local tat = read_tat(keys[1])
+  if mode == nil then
+    -- The plain form, redis-cell's.
+    local decision = decide(limit, quantity, tat, now())
+    apply(keys[1], decision.change)
+    return reply(decision, in_ms)
+  end
+  local decision, changes, extra =
+    decide_with(mode, { { limit = limit, tat = tat } }, quantity, now(), draw)
+  if changes[1] then
+    apply(keys[1], changes[1])
+  end
+  return reply(decision, in_ms, extra)
+end
+
+-- cl_peek (commands/peek.rs): what cl_throttle would reply now, writing nothing.
+local function peek(keys, args, now)
+  local limit, quantity, in_ms, mode = parse_single(keys, args, E.WrongArityPeek)
+  if mode ~= nil then
+    fail(E.PeekMode)
+  end
+  check_exact_reply({ limit })
+  local tat = read_tat(keys[1])
+  return reply(decide(limit, quantity, tat, now()), in_ms)
+end
+
+-- cl_throttleall (commands/throttle_all.rs): KEYS = the n keys, ARGV = n groups of max_burst
+-- count period, then the options. n is numlimits.
+local function throttle_all(keys, args, now, draw)
   local n = #keys
-  -- The command's arity (-6, src/commands/throttle_all.rs), which Redis checks before the
-  -- module runs: numlimits key max_burst count period at least.
+  -- The command's arity (-6), which Redis checks before the module runs: numlimits key
+  -- max_burst count period at least.
   if n + #args < 4 then
     fail(E.WrongArityAll)
   end
@@ -844,7 +1039,7 @@ local function throttle_all(keys, args, now, writes)
   for i = 1, n do
     limits[i] = parse_limit(args[3 * i - 2], args[3 * i - 1], args[3 * i])
   end
-  local quantity, in_ms = parse_options(args, 3 * n + 1, E.WrongArityAll)
+  local quantity, in_ms, mode = parse_options(args, 3 * n + 1, E.WrongArityAll)
   -- Two limits on one key would race on one TAT: refuse rather than guess.
   local seen = {}
   for _, key in ipairs(keys) do
@@ -858,20 +1053,18 @@ local function throttle_all(keys, args, now, writes)
   for i, key in ipairs(keys) do
     states[i] = { limit = limits[i], tat = read_tat(key) }
   end
-  local decision, changes = decide_all(states, quantity, now())
-  if writes then
-    for i, change in ipairs(changes) do
-      apply(keys[i], change)
-    end
+  local decision, changes, extra = decide_with(mode, states, quantity, now(), draw)
+  for i, change in ipairs(changes) do
+    apply(keys[i], change)
   end
-  return reply(decision, in_ms)
+  return reply(decision, in_ms, extra)
 end
 
 -- A callable for Redis: replies what `handler` returns, or the error it failed with. Any other
 -- error (a bug, or a server error) is raised again for Redis to report.
-local function entry(handler, now, writes)
+local function entry(handler, now, draw)
   return function(keys, args)
-    local ok, result = pcall(handler, keys, args, now, writes)
+    local ok, result = pcall(handler, keys, args, now, draw)
     if ok then
       return result
     end
@@ -883,9 +1076,9 @@ local function entry(handler, now, writes)
 end
 
 local ENTRIES = {
-  cl_throttle = entry(throttle, server_now, true),
-  cl_throttleall = entry(throttle_all, server_now, true),
-  cl_peek = entry(throttle, server_now, false),
+  cl_throttle = entry(throttle, server_now, prng_draw),
+  cl_throttleall = entry(throttle_all, server_now, prng_draw),
+  cl_peek = entry(peek, server_now),
 }
 
 if redis.register_function then

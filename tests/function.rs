@@ -94,10 +94,20 @@ fn readme_examples_give_the_module_replies_without_the_module() {
 }
 
 /// Arguments after the key that the module rejects, each with the function's error.
-const BAD_ARGUMENTS: [&[&[u8]]; 22] = [
+const BAD_ARGUMENTS: [&[&[u8]]; 32] = [
+    &[b"1", b"1", b"1", b"1", b"MS", b"MS"],
+    &[b"1", b"1", b"1", b"1", b"ATMOST", b"ATMOST"],
+    &[b"1", b"1", b"1", b"1", b"ATMOST", b"SOFT", b"2"],
+    &[b"1", b"1", b"1", b"1", b"BLOCK", b"-1"],
+    &[b"1", b"1", b"1", b"1", b"BLOCK", b"9223372036855"],
+    &[b"1", b"1", b"1", b"1", b"BLOCK"],
+    &[b"1", b"1", b"1", b"1", b"SOFT", b"0.5"],
+    &[b"1", b"1", b"1", b"1", b"SOFT", b"1000.000000001"],
+    &[b"1", b"1", b"1", b"0", b"ATMOST"],
+    &[b"1", b"1", b"1", b"ms", b"block", b"1", b"x"],
     &[],
     &[b"1", b"1"],
-    &[b"1", b"1", b"1", b"1", b"MS", b"1"],
+    &[b"1", b"1", b"1", b"1", b"MS", b"1", b"1", b"1"],
     &[b"1", b"1", b"1", b"1", b"SECONDS"],
     &[b"1", b"1", b"1", b"FOO"],
     &[b"1", b"1", b"1", b"MS", b"1"],
@@ -617,4 +627,81 @@ fn at_maxmemory_redis_refuses_the_writing_entries_and_cl_peek_answers() {
         .arg(0)
         .query(&mut con)
         .expect("CONFIG SET");
+}
+
+#[test]
+fn modes_and_peek_reply_as_the_module() {
+    let server = Server::start();
+    let mut con = server.connect();
+    load_functions(&mut con, &function_library());
+    // ATMOST: the README's example, through the module and through the function.
+    for (key, function) in [(&b"mail:module"[..], false), (b"mail:function", true)] {
+        let args = ["49", "50", "60", "80", "ATMOST"];
+        let first = if function {
+            fcall_throttle(&mut con, key, &args)
+        } else {
+            throttle(&mut con, key, &args)
+        };
+        assert_eq!(first, [0, 50, 0, -1, 60, 50], "function: {function}");
+        let second = if function {
+            fcall_throttle(&mut con, key, &args)
+        } else {
+            throttle(&mut con, key, &args)
+        };
+        assert_eq!(second, [1, 50, 0, 2, 60, 0], "function: {function}");
+    }
+    // SOFT at the soft limit and beyond the hard one, where no draw decides.
+    let soft = ["2", "1", "60", "3", "SOFT", "2"];
+    assert_eq!(
+        fcall_throttle(&mut con, b"soft", &soft),
+        [0, 3, 0, -1, 180, 0]
+    );
+    assert_eq!(
+        fcall_throttle(&mut con, b"soft", &["2", "1", "60", "4", "SOFT", "2"]),
+        [1, 3, 0, -1, 180, 1000]
+    );
+    // BLOCK: a function cannot wait, and answers at once, as the module does in MULTI.
+    throttle(&mut con, b"block:module", &["0", "1", "60"]);
+    fcall_throttle(&mut con, b"block:function", &["0", "1", "60"]);
+    let (in_multi,): (Vec<i64>,) = redis::pipe()
+        .atomic()
+        .cmd("CL.THROTTLE")
+        .arg("block:module")
+        .arg(&["0", "1", "60", "1", "BLOCK", "120000"])
+        .query(&mut con)
+        .expect("EXEC");
+    let function = fcall_throttle(
+        &mut con,
+        b"block:function",
+        &["0", "1", "60", "1", "BLOCK", "120000"],
+    );
+    assert_eq!(function[..3], [1, 1, 0]);
+    assert_eq!(function[..3], in_multi[..3]);
+    // cl_peek is CL.PEEK: the same reply, the same errors.
+    throttle(&mut con, b"peeked", &["4", "1", "60", "2"]);
+    for args in [
+        &["4", "1", "60"][..],
+        &["4", "1", "60", "3", "MS"],
+        &["4", "1", "60", "9"],
+    ] {
+        let module: Vec<i64> = redis::cmd("CL.PEEK")
+            .arg("peeked")
+            .arg(args)
+            .query(&mut con)
+            .expect("CL.PEEK");
+        let reply = outcome(&mut con, &all_cmd("cl_peek", &["peeked"], args)).expect("cl_peek");
+        assert_eq!(reply[..4], module[..4], "{args:?}");
+    }
+    for args in [
+        &["4", "1", "60", "1", "ATMOST"][..],
+        &["4", "1"],
+        &["4", "1", "60", "x"],
+    ] {
+        let module = outcome(&mut con, redis::cmd("CL.PEEK").arg("peeked").arg(args));
+        assert!(module.is_err(), "{args:?}");
+        assert_eq!(
+            outcome(&mut con, &all_cmd("cl_peek", &["peeked"], args)),
+            module
+        );
+    }
 }

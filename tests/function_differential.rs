@@ -31,6 +31,9 @@ mod error;
 #[path = "../src/gcra.rs"]
 mod gcra;
 #[allow(dead_code)]
+#[path = "../src/modes.rs"]
+mod modes;
+#[allow(dead_code)]
 #[path = "../src/reply.rs"]
 mod reply;
 #[allow(dead_code)]
@@ -45,15 +48,19 @@ local function given_now(text)
 end
 local function rest(args)
   local out = {}
-  for i = 2, #args do out[i - 1] = args[i] end
+  for i = 3, #args do out[i - 2] = args[i] end
   return out
 end
-redis.register_function('cl_test_throttle', function(keys, args)
-  return entry(throttle, given_now(args[1]), true)(keys, rest(args))
-end)
-redis.register_function('cl_test_throttleall', function(keys, args)
-  return entry(throttle_all, given_now(args[1]), true)(keys, rest(args))
-end)
+-- ARGV: now, SOFT's draw, then the entry's own arguments.
+local function test_entry(handler)
+  return function(keys, args)
+    local draw = tonumber(args[2])
+    return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
+  end
+end
+redis.register_function('cl_test_throttle', test_entry(throttle))
+redis.register_function('cl_test_throttleall', test_entry(throttle_all))
+redis.register_function('cl_test_peek', test_entry(peek))
 -- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
 redis.register_function('cl_test_int', function(keys, args)
   local function big(text)
@@ -89,23 +96,46 @@ enum Stored {
     WrongType,
 }
 
-/// One call: `cl_throttle` (one key) or `cl_throttleall`, with the function's KEYS and ARGV.
+/// Which entry a call goes to (and which command of the module it stands for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// cl_throttle, CL.THROTTLE
+    Throttle,
+    /// cl_throttleall, CL.THROTTLEALL
+    All,
+    /// cl_peek, CL.PEEK
+    Peek,
+}
+
+impl Entry {
+    fn test_function(self) -> &'static str {
+        match self {
+            Entry::Throttle => "cl_test_throttle",
+            Entry::All => "cl_test_throttleall",
+            Entry::Peek => "cl_test_peek",
+        }
+    }
+}
+
+/// One call, with the function's KEYS and ARGV, the keys' states, "now" and SOFT's draw.
 #[derive(Debug)]
 struct Call {
-    all: bool,
+    entry: Entry,
     keys: Vec<Vec<u8>>,
     args: Vec<Vec<u8>>,
     stored: Vec<Stored>,
     now: i64,
+    /// Below 10^6.
+    draw: u64,
 }
 
 /// What the function must answer, computed by the module's Rust core: the reply and each
 /// key's change, or the error text. The one place this test uses the core's API; it follows
 /// the module's handlers (src/commands/).
-fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::TatChange>), String> {
+fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<gcra::TatChange>), String> {
     let text = |error: Error| error.message().to_str().expect("ASCII").to_string();
     let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
-    let (limits, quantity, unit) = if call.all {
+    let (limits, quantity, unit, mode) = if call.entry == Entry::All {
         // CL.THROTTLEALL's arguments: numlimits, then each key before its limit's three.
         let numlimits = call.keys.len().to_string();
         let mut module_args: Vec<&[u8]> = vec![numlimits.as_bytes()];
@@ -120,14 +150,27 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::TatChange>), String> 
         }
         let parsed = args::parse_throttle_all(&module_args).map_err(text)?;
         let limits: Vec<gcra::Limit> = parsed.limits.iter().map(|&(_, limit)| limit).collect();
-        (limits, parsed.quantity, parsed.unit)
+        (limits, parsed.quantity, parsed.unit, parsed.mode)
     } else {
+        // CL.PEEK names itself in its arity errors and takes no mode.
+        let arity = |error| match (call.entry, error) {
+            (Entry::Peek, Error::WrongArity) => Error::WrongArityPeek,
+            (_, error) => error,
+        };
         // The handler's arity check before parsing; a call with other than one key has none.
         if call.keys.len() != 1 || args.len() > args::MAX_ARGS_AFTER_KEY {
-            return Err(text(Error::WrongArity));
+            return Err(text(arity(Error::WrongArity)));
         }
-        let parsed = args::parse_throttle((), &args).map_err(text)?;
-        (vec![parsed.limit], parsed.quantity, parsed.unit)
+        let parsed = args::parse_throttle((), &args).map_err(|e| text(arity(e)))?;
+        if call.entry == Entry::Peek && parsed.mode != modes::Mode::Plain {
+            return Err(text(Error::PeekMode));
+        }
+        (
+            vec![parsed.limit],
+            parsed.quantity,
+            parsed.unit,
+            parsed.mode,
+        )
     };
     // The function's one difference: a reply above 2^53 cannot be exact.
     if limits.iter().any(|limit| limit.capacity() > 1 << 53) {
@@ -145,14 +188,25 @@ fn core_answer(call: &Call) -> Result<([i64; 5], Vec<gcra::TatChange>), String> 
         })
         .collect::<Result<Vec<_>, Error>>()
         .map_err(text)?;
-    if call.all {
-        let (decision, changes) = gcra::decide_all(&states, quantity, call.now).map_err(text)?;
-        Ok((reply::integers(&decision, unit), changes))
-    } else {
+    if call.entry != Entry::All && mode == modes::Mode::Plain {
+        // The plain form (and CL.PEEK, which writes nothing).
         let (limit, tat) = states[0];
         let decision = gcra::decide(&limit, quantity, tat, call.now).map_err(text)?;
-        Ok((reply::integers(&decision, unit), vec![decision.change]))
+        let changes = match call.entry {
+            Entry::Peek => vec![],
+            _ => vec![decision.change],
+        };
+        return Ok((reply::integers(&decision, unit).to_vec(), changes));
     }
+    // A function cannot block: like the module where a client cannot wait, BLOCK answers at once.
+    let mode = match mode {
+        modes::Mode::Block { .. } => modes::Mode::Plain,
+        mode => mode,
+    };
+    let outcome = modes::decide_with(mode, &states, quantity, call.now, call.draw).map_err(text)?;
+    let mut reply = reply::integers(&outcome.decision, unit).to_vec();
+    reply.extend(outcome.extra);
+    Ok((reply, outcome.changes))
 }
 
 /// xorshift64*: small, seedable, good enough to pick test inputs.
@@ -299,9 +353,66 @@ fn limit(rng: &mut Rng) -> [String; 3] {
     [max_burst(rng), count, period]
 }
 
-/// `[quantity] [MS]`, sometimes wrong.
+/// `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`, in any order after the quantity
+/// and any case, and sometimes wrong: repeated, conflicting, bad values, junk, too many.
 fn options(rng: &mut Rng) -> Vec<String> {
     let mut out = Vec::new();
+    let modes = match rng.below(20) {
+        0..=9 => 0,
+        10..=18 => 1,
+        _ => 2, // conflicting
+    };
+    if modes > 0 && rng.percent(85) {
+        // Modes need a quantity of at least 1: mostly give one (or none, which is 1).
+        if rng.percent(70) {
+            out.push(rng.log_uniform(200).max(1).to_string());
+        }
+    } else {
+        quantity(rng, &mut out);
+    }
+    let mut options: Vec<Vec<String>> = Vec::new();
+    if rng.percent(30) {
+        options.push(vec![rng.pick(&["MS", "ms", "Ms", "mS"]).to_string()]);
+    }
+    let block_ms = |rng: &mut Rng| match rng.below(10) {
+        0 => rng
+            .pick(&["-1", "9223372036855", "x", "1.5", ""])
+            .to_string(),
+        1 => rng.pick(&["0", "9223372036854"]).to_string(),
+        _ => rng.log_uniform(100_000).to_string(),
+    };
+    let soft_factor = |rng: &mut Rng| match rng.below(10) {
+        0 => rng
+            .pick(&["0.5", "0", "1000.000000001", "1001", "x", "1e2"])
+            .to_string(),
+        1 => rng
+            .pick(&["1", "1000", "1.000000001", "999.999999999"])
+            .to_string(),
+        _ => format!("{}.{}", 1 + rng.below(5), rng.below(1000)),
+    };
+    for _ in 0..modes {
+        options.push(match rng.below(3) {
+            0 => vec![rng.pick(&["BLOCK", "block"]).to_string(), block_ms(rng)],
+            1 => vec![rng.pick(&["ATMOST", "AtMost"]).to_string()],
+            _ => vec![rng.pick(&["SOFT", "soft"]).to_string(), soft_factor(rng)],
+        });
+    }
+    if rng.percent(3) {
+        // A repeated MS, a missing value, or junk.
+        options.push(vec![rng
+            .pick(&["MS", "BLOCK", "SOFT", "SECONDS", "1"])
+            .to_string()]);
+    }
+    // Any order after the quantity.
+    for i in (1..options.len()).rev() {
+        options.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    out.extend(options.into_iter().flatten());
+    out
+}
+
+/// An explicit quantity, or none (the default, 1).
+fn quantity(rng: &mut Rng, out: &mut Vec<String>) {
     match rng.below(20) {
         0..=5 => {}
         6..=7 => out.push("0".into()),
@@ -318,13 +429,6 @@ fn options(rng: &mut Rng) -> Vec<String> {
         ),
         _ => {}
     }
-    if rng.percent(35) {
-        out.push(rng.pick(&["MS", "ms", "Ms", "mS"]).to_string());
-    }
-    if rng.percent(2) {
-        out.push(rng.pick(&["SECONDS", "MS", "1"]).to_string());
-    }
-    out
 }
 
 /// The state of a key before the call, often near the boundaries of the limit.
@@ -378,7 +482,12 @@ fn interval_hint(limit: &[String; 3]) -> i64 {
 }
 
 fn random_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
-    let all = rng.percent(30);
+    let entry = match rng.below(10) {
+        0..=2 => Entry::All,
+        3 => Entry::Peek,
+        _ => Entry::Throttle,
+    };
+    let all = entry == Entry::All;
     let now = now(rng, real_now);
     let n = if all {
         *rng.pick(&[1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4, 0])
@@ -412,12 +521,17 @@ fn random_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
         keys[n - 1] = keys[0].clone();
         stored_states[n - 1] = stored_states[0].clone();
     }
+    let draw = match rng.below(10) {
+        0 => *rng.pick(&[0, 999_999]),
+        _ => rng.below(1_000_000),
+    };
     Call {
-        all,
+        entry,
         keys,
         args: args.into_iter().map(String::into_bytes).collect(),
         stored: stored_states,
         now,
+        draw,
     }
 }
 
@@ -473,17 +587,12 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gc
     let before: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
     let expected = core_answer(call);
 
-    let entry = if call.all {
-        "cl_test_throttleall"
-    } else {
-        "cl_test_throttle"
-    };
-    let now = call.now.to_string();
+    let (now, draw) = (call.now.to_string(), call.draw.to_string());
     let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
-    let mut args: Vec<&[u8]> = vec![now.as_bytes()];
+    let mut args: Vec<&[u8]> = vec![now.as_bytes(), draw.as_bytes()];
     args.extend(call.args.iter().map(Vec::as_slice));
     let start_ms = server_ms(con);
-    let got = outcome(con, &fcall_cmd(entry, &keys, &args));
+    let got = outcome(con, &fcall_cmd(call.entry.test_function(), &keys, &args));
     let after: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
     let end_ms = server_ms(con);
 
@@ -549,7 +658,7 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
     let mut rng = Rng(seed);
     let started = Instant::now();
     let real_now = wall_clock_ns();
-    let (mut decisions, mut limited, mut sets, mut deletes) = (0, 0, 0, 0);
+    let (mut decisions, mut limited, mut sets, mut deletes, mut with_sixth) = (0, 0, 0, 0, 0);
     let mut errors = std::collections::BTreeMap::<String, usize>::new();
     for case in 0..cases {
         let call = random_call(&mut rng, case, real_now);
@@ -558,6 +667,7 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
             Ok(reply) => {
                 decisions += 1;
                 limited += reply[0];
+                with_sixth += usize::from(reply.len() == 6);
             }
             Err(error) => *errors.entry(error.chars().take(40).collect()).or_default() += 1,
         }
@@ -574,8 +684,8 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
         }
     }
     eprintln!(
-        "{label}: {cases} cases in {:.1} s: {decisions} decisions ({limited} limited; \
-         writes: {sets} SET, {deletes} DEL), {} errors",
+        "{label}: {cases} cases in {:.1} s: {decisions} decisions ({limited} limited, \
+         {with_sixth} ATMOST or SOFT; writes: {sets} SET, {deletes} DEL), {} errors",
         started.elapsed().as_secs_f64(),
         cases - decisions,
     );
@@ -585,6 +695,7 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
     assert!(cases - decisions > cases / 20, "too few errors");
     assert!(limited > cases as i64 / 20, "too few limited");
     assert!(sets > cases / 10 && deletes > cases / 200, "too few writes");
+    assert!(with_sixth > cases / 50, "too few ATMOST or SOFT decisions");
 }
 
 #[test]
@@ -752,20 +863,47 @@ fn edge_cases(exact_path_only: bool) {
     ];
     for (i, (args, stored, now)) in cases.into_iter().enumerate() {
         let call = Call {
-            all: false,
+            entry: Entry::Throttle,
             keys: vec![format!("edge:{i}").into_bytes()],
             args: args.into_iter().map(String::into_bytes).collect(),
             stored: vec![stored],
             now,
+            draw: 500_000,
         };
         let _ = check(&mut con, &call);
-        // The same as a one-limit CL.THROTTLEALL (where the arguments fit its layout).
+        // The same as a one-limit CL.THROTTLEALL and as CL.PEEK, and with each mode.
         let all = Call {
-            all: true,
+            entry: Entry::All,
             keys: vec![format!("edge:all:{i}").into_bytes()],
             ..call
         };
         let _ = check(&mut con, &all);
+        let peek = Call {
+            entry: Entry::Peek,
+            keys: vec![format!("edge:peek:{i}").into_bytes()],
+            ..all
+        };
+        let _ = check(&mut con, &peek);
+        for mode in [
+            &["ATMOST"][..],
+            &["SOFT", "2"],
+            &["SOFT", "1000"],
+            &["BLOCK", "60000"],
+        ] {
+            let mut args = peek.args.clone();
+            args.extend(mode.iter().map(|m| m.as_bytes().to_vec()));
+            for (entry, draw) in [(Entry::Throttle, 0), (Entry::All, 999_999)] {
+                let call = Call {
+                    entry,
+                    keys: vec![format!("edge:mode:{i}").into_bytes()],
+                    args: args.clone(),
+                    stored: peek.stored.clone(),
+                    now: peek.now,
+                    draw,
+                };
+                let _ = check(&mut con, &call);
+            }
+        }
     }
 }
 
