@@ -11,12 +11,13 @@ use std::collections::HashSet;
 use crate::decimal::{parse_i64, parse_seconds_as_nanos};
 use crate::error::Error;
 use crate::gcra::Limit;
-use crate::host;
 pub use crate::modes::Mode;
 use crate::reply::Unit;
 use crate::units::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 
-/// An argument's bytes, as the parser reads them.
+/// An argument's bytes, as the parser reads them. (The module's `host::Arg` implements it
+/// next to its definition, so that this file, like the rest of the pure core, does not
+/// depend on the host layer: tests/function_differential.rs compiles it on its own.)
 pub trait ArgBytes: Copy {
     fn bytes(&self) -> &[u8];
 }
@@ -24,12 +25,6 @@ pub trait ArgBytes: Copy {
 impl ArgBytes for &[u8] {
     fn bytes(&self) -> &[u8] {
         self
-    }
-}
-
-impl ArgBytes for host::Arg<'_> {
-    fn bytes(&self) -> &[u8] {
-        host::Arg::bytes(self)
     }
 }
 

@@ -1,6 +1,6 @@
 """Starts server.py on a free loopback port and checks with real HTTP requests that the
 rate-limit headers and the 429 appear exactly when they should. Exits 1 on a mismatch.
-Needs REDIS_URL pointing to a Redis with the module."""
+Needs REDIS_URL pointing to a Redis or Valkey, with the module or without it."""
 
 import os
 import socket
@@ -43,7 +43,7 @@ def main():
     server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py"))], env=env,
                               stdout=subprocess.PIPE, text=True)
     try:
-        server.stdout.readline()  # "listening on ..."
+        print(server.stdout.readline().strip())  # "listening on ... limiter: ..."
         url = f"http://127.0.0.1:{port}/"
         for i in range(PER_MINUTE):
             status, headers = get(url)

@@ -2,18 +2,24 @@
 per-day limit, checked atomically. Every response carries the IETF draft RateLimit-* and the
 widespread X-RateLimit-* headers; a limited request gets 429 with Retry-After.
 
-Python standard library + redis-py. Environment: REDIS_URL (redis://127.0.0.1:6379),
-HOST (127.0.0.1), PORT (8080), PER_MINUTE (5), PER_DAY (100), KEY_PREFIX (ratelimit).
-Run: python3 server.py, then curl -i http://127.0.0.1:8080/
+Python standard library + redis-py, with or without the module (../python/gcra_limiter.py
+uses the Redis Functions library when the module is not loaded). Environment: REDIS_URL
+(redis://127.0.0.1:6379), HOST (127.0.0.1), PORT (8080), PER_MINUTE (5), PER_DAY (100),
+KEY_PREFIX (ratelimit). Run: python3 server.py, then curl -i http://127.0.0.1:8080/
 """
 
 import json
 import os
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import redis
 
-REDIS = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from gcra_limiter import Limiter  # noqa: E402  (found through the path above)
+
+LIMITER = Limiter(redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")))
 PER_MINUTE = int(os.environ.get("PER_MINUTE", "5"))
 PER_DAY = int(os.environ.get("PER_DAY", "100"))
 PREFIX = os.environ.get("KEY_PREFIX", "ratelimit")
@@ -25,11 +31,10 @@ def check(client_ip):
     minute_key = f"{PREFIX}:{{{client_ip}}}:minute"
     day_key = f"{PREFIX}:{{{client_ip}}}:day"
     # max_burst = limit - 1: the whole budget may be used at once, then it refills evenly.
-    return REDIS.execute_command(
-        "CL.THROTTLEALL", 2,
-        minute_key, PER_MINUTE - 1, PER_MINUTE, 60,
-        day_key, PER_DAY - 1, PER_DAY, 86400,
-    )
+    return LIMITER.throttle_all([
+        (minute_key, PER_MINUTE - 1, PER_MINUTE, 60),
+        (day_key, PER_DAY - 1, PER_DAY, 86400),
+    ])
 
 
 def rate_limit_headers(limit, remaining, reset_after):
@@ -67,8 +72,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
     server = ThreadingHTTPServer((host, port), Handler)
-    print(f"listening on http://{host}:{port}/ ({PER_MINUTE}/minute, {PER_DAY}/day per client IP)",
-          flush=True)
+    print(f"listening on http://{host}:{port}/ ({PER_MINUTE}/minute, {PER_DAY}/day per client IP, "
+          f"limiter: {LIMITER.via})", flush=True)
     server.serve_forever()
 
 

@@ -1,10 +1,12 @@
 // CL.THROTTLE from Node.js with ioredis: a burst, a limited call with its retry_after, a peek.
-// Reads REDIS_URL (default redis://127.0.0.1:6379). Prints what happened in plain words and
-// exits with status 1 if a reply is not what it should be.
+// Works with or without the module (limiter.js picks the module's command, the Redis Functions
+// library or the script). Reads REDIS_URL (default redis://127.0.0.1:6379). Prints what
+// happened in plain words and exits with status 1 if a reply is not what it should be.
 "use strict";
 
 const Redis = require("ioredis");
 const { randomUUID } = require("node:crypto");
+const { connectLimiter } = require("./limiter");
 
 function expect(what, actual, expected) {
   if (actual !== expected) {
@@ -15,10 +17,12 @@ function expect(what, actual, expected) {
 
 async function main() {
   const redis = new Redis(process.env.REDIS_URL || "redis://127.0.0.1:6379");
-  // [limited, limit, remaining, retryAfter, resetAfter]
-  const throttle = (key, quantity = 1) => redis.call("CL.THROTTLE", key, 2, 6, 60, quantity);
   const key = `example:node:${randomUUID()}`; // a fresh limiter each run
   try {
+    const limiter = await connectLimiter(redis);
+    console.log(`limiter: ${limiter.via}`);
+    // [limited, limit, remaining, retryAfter, resetAfter]
+    const throttle = (key, quantity = 1) => limiter.throttle(key, 2, 6, 60, quantity);
     // 3 requests at once (max_burst 2), then 1 every 10 seconds (6 per minute).
     for (let i = 0; i < 3; i++) {
       const [limited, limit, remaining, , resetAfter] = await throttle(key);

@@ -4,8 +4,9 @@
 #
 # Sourced:        start_server DIR PORT [redis-server args...]   (waits until it answers PING)
 #                 stop_server DIR
-#                 throwaway_module_server [args...]   (free port, temp dir, module loaded,
-#                                                     stopped when the script exits; sets $port)
+#                 throwaway_server [args...]          (free port, temp dir, stopped when the
+#                                                     script exits; sets $port)
+#                 throwaway_module_server [args...]   (the same, with the module loaded)
 #                 free_redis_port
 # As a command:   scripts/lib/server.sh start DIR PORT [args...] | stop DIR   (for scripts/bench)
 #
@@ -57,14 +58,18 @@ stop_throwaway_servers() {
     done
 }
 
-throwaway_module_server() {
-    [ -f "$MODULE_SO" ] || die "module not built: $MODULE_SO (cargo build --release)"
+throwaway_server() {
     port=$(free_redis_port)
     local dir
     dir=$(mktemp -d)
     throwaway_dirs+=("$dir")
     trap stop_throwaway_servers EXIT
-    start_server "$dir" "$port" --save '' --appendonly no --loadmodule "$MODULE_SO" "$@"
+    start_server "$dir" "$port" --save '' --appendonly no "$@"
+}
+
+throwaway_module_server() {
+    [ -f "$MODULE_SO" ] || die "module not built: $MODULE_SO (cargo build --release)"
+    throwaway_server --loadmodule "$MODULE_SO" "$@"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

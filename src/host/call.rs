@@ -123,6 +123,12 @@ pub struct Arg<'a> {
     _command: PhantomData<&'a RedisModuleString>,
 }
 
+impl crate::args::ArgBytes for Arg<'_> {
+    fn bytes(&self) -> &[u8] {
+        Arg::bytes(self)
+    }
+}
+
 impl<'a> Arg<'a> {
     /// The argument's bytes, read when asked (a key name is passed on, not read).
     pub fn bytes(&self) -> &'a [u8] {

@@ -1,0 +1,1031 @@
+//! The Redis Functions library (lua/gcra.lua) against the module's Rust core, case by case.
+//!
+//! Thousands of seeded random calls, with arguments across their whole ranges (and invalid
+//! ones), stored TATs and a given "now", go to test-only entries that this test appends to the
+//! library; each reply, error text and written value and expiry must be what the Rust core
+//! (`core_answer`) computes for the same inputs. A second test checks the library's integer
+//! arithmetic against i128 directly.
+//!
+//! `DIFF_SEED=<n>` replays a run; `DIFF_CASES=<n>` changes its length (default 10,000).
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use error::Error;
+
+// The module's pure core, compiled into this test from its own sources: linking the crate
+// would install its global allocator, Redis's, which exists only inside a server (the test
+// would abort at its first allocation). The core's own unit tests come along and run here too.
+#[allow(dead_code)]
+#[path = "../src/args.rs"]
+mod args;
+#[allow(dead_code)]
+#[path = "../src/decimal.rs"]
+mod decimal;
+#[allow(dead_code)]
+#[path = "../src/error.rs"]
+mod error;
+#[allow(dead_code)]
+#[path = "../src/gcra.rs"]
+mod gcra;
+#[allow(dead_code)]
+#[path = "../src/modes.rs"]
+mod modes;
+#[allow(dead_code)]
+#[path = "../src/reply.rs"]
+mod reply;
+#[allow(dead_code)]
+#[path = "../src/units.rs"]
+mod units;
+
+/// Test-only entries, appended to the library's text (they see its local functions). The
+/// shipped library has no way to take "now" from a caller.
+const TEST_ENTRIES: &str = r#"
+local function given_now(text)
+  return function() return parse_time(text) or fail(E.Clock) end
+end
+local function rest(args)
+  local out = {}
+  for i = 3, #args do out[i - 2] = args[i] end
+  return out
+end
+-- ARGV: now, SOFT's draw, then the entry's own arguments.
+local function test_entry(handler)
+  return function(keys, args)
+    local draw = tonumber(args[2])
+    return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
+  end
+end
+redis.register_function('cl_test_throttle', test_entry(throttle))
+redis.register_function('cl_test_throttleall', test_entry(throttle_all))
+redis.register_function('cl_test_peek', test_entry(peek))
+-- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
+redis.register_function('cl_test_int', function(keys, args)
+  local function big(text)
+    local sign, digits = string.match(text, '^([+-]?)([0-9]+)$')
+    return of_digits(digits, sign == '-')
+  end
+  local out = {}
+  for i = 1, #args, 3 do
+    local op, x, y = args[i], big(args[i + 1]), big(args[i + 2])
+    if op == 'add' then out[#out + 1] = decimal(add(x, y))
+    elseif op == 'sub' then out[#out + 1] = decimal(sub(x, y))
+    elseif op == 'mul' then out[#out + 1] = decimal(mul(x, y))
+    elseif op == 'cmp' then out[#out + 1] = tostring(cmp(x, y))
+    elseif op == 'divmod' then
+      local q, r = divmod(x, y)
+      out[#out + 1] = decimal(q) .. ' ' .. decimal(r)
+    else return redis.error_reply('ERR unknown op ' .. op) end
+  end
+  return out
+end)
+"#;
+
+/// The error only the function gives (see the README's "Without the module").
+const MAX_BURST_TOO_LARGE: &str = "ERR invalid max_burst: at most 9007199254740991 without the module (Lua replies integers exactly only up to 2^53)";
+
+/// What a key holds before a call.
+#[derive(Debug, Clone)]
+enum Stored {
+    Absent,
+    /// A string: a TAT, or anything else (a corrupt state).
+    Value(Vec<u8>),
+    /// A list.
+    WrongType,
+}
+
+/// Which entry a call goes to (and which command of the module it stands for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// cl_throttle, CL.THROTTLE
+    Throttle,
+    /// cl_throttleall, CL.THROTTLEALL
+    All,
+    /// cl_peek, CL.PEEK
+    Peek,
+}
+
+impl Entry {
+    fn test_function(self) -> &'static str {
+        match self {
+            Entry::Throttle => "cl_test_throttle",
+            Entry::All => "cl_test_throttleall",
+            Entry::Peek => "cl_test_peek",
+        }
+    }
+}
+
+/// One call, with the function's KEYS and ARGV, the keys' states, "now" and SOFT's draw.
+#[derive(Debug)]
+struct Call {
+    entry: Entry,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+    stored: Vec<Stored>,
+    now: i64,
+    /// Below 10^6.
+    draw: u64,
+}
+
+/// What the function must answer, computed by the module's Rust core: the reply and each
+/// key's change, or the error text. The one place this test uses the core's API; it follows
+/// the module's handlers (src/commands/).
+fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<gcra::TatChange>), String> {
+    let text = |error: Error| error.message().to_str().expect("ASCII").to_string();
+    let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
+    let (limits, quantity, unit, mode) = if call.entry == Entry::All {
+        // CL.THROTTLEALL's arguments: numlimits, then each key before its limit's three.
+        let numlimits = call.keys.len().to_string();
+        let mut module_args: Vec<&[u8]> = vec![numlimits.as_bytes()];
+        for (i, key) in call.keys.iter().enumerate() {
+            module_args.push(key);
+            module_args.extend(args.iter().skip(3 * i).take(3));
+        }
+        module_args.extend(args.iter().skip(3 * call.keys.len()));
+        // Redis checks the command's arity (-6) before the module sees it.
+        if module_args.len() < 5 {
+            return Err(text(Error::WrongArityAll));
+        }
+        let parsed = args::parse_throttle_all(&module_args).map_err(text)?;
+        let limits: Vec<gcra::Limit> = parsed.limits.iter().map(|&(_, limit)| limit).collect();
+        (limits, parsed.quantity, parsed.unit, parsed.mode)
+    } else {
+        // CL.PEEK names itself in its arity errors and takes no mode.
+        let arity = |error| match (call.entry, error) {
+            (Entry::Peek, Error::WrongArity) => Error::WrongArityPeek,
+            (_, error) => error,
+        };
+        // The handler's arity check before parsing; a call with other than one key has none.
+        if call.keys.len() != 1 || args.len() > args::MAX_ARGS_AFTER_KEY {
+            return Err(text(arity(Error::WrongArity)));
+        }
+        let parsed = args::parse_throttle((), &args).map_err(|e| text(arity(e)))?;
+        if call.entry == Entry::Peek && parsed.mode != modes::Mode::Plain {
+            return Err(text(Error::PeekMode));
+        }
+        (
+            vec![parsed.limit],
+            parsed.quantity,
+            parsed.unit,
+            parsed.mode,
+        )
+    };
+    // The function's one difference: a reply above 2^53 cannot be exact.
+    if limits.iter().any(|limit| limit.capacity() > 1 << 53) {
+        return Err(MAX_BURST_TOO_LARGE.to_string());
+    }
+    let states = limits
+        .into_iter()
+        .zip(&call.stored)
+        .map(|(limit, stored)| match stored {
+            Stored::Absent => Ok((limit, None)),
+            Stored::Value(bytes) => decimal::parse_digits(bytes)
+                .map(|tat| (limit, Some(tat)))
+                .ok_or(Error::CorruptState),
+            Stored::WrongType => Err(Error::WrongType),
+        })
+        .collect::<Result<Vec<_>, Error>>()
+        .map_err(text)?;
+    if call.entry != Entry::All && mode == modes::Mode::Plain {
+        // The plain form (and CL.PEEK, which writes nothing).
+        let (limit, tat) = states[0];
+        let decision = gcra::decide(&limit, quantity, tat, call.now).map_err(text)?;
+        let changes = match call.entry {
+            Entry::Peek => vec![],
+            _ => vec![decision.change],
+        };
+        return Ok((reply::integers(&decision, unit).to_vec(), changes));
+    }
+    // A function cannot block: like the module where a client cannot wait, BLOCK answers at once.
+    let mode = match mode {
+        modes::Mode::Block { .. } => modes::Mode::Plain,
+        mode => mode,
+    };
+    let outcome = modes::decide_with(mode, &states, quantity, call.now, call.draw).map_err(text)?;
+    let mut reply = reply::integers(&outcome.decision, unit).to_vec();
+    reply.extend(outcome.extra);
+    Ok((reply, outcome.changes))
+}
+
+/// xorshift64*: small, seedable, good enough to pick test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// In 0..=max, log-uniformly: each bit length equally likely, so tiny, middling and huge
+    /// values all come up.
+    fn log_uniform(&mut self, max: u64) -> u64 {
+        let bits = self.below(65);
+        let value = if bits == 0 {
+            0
+        } else {
+            (1u64 << (bits - 1)) | (self.next() & ((1u64 << (bits - 1)) - 1))
+        };
+        value.min(max)
+    }
+
+    fn signed(&mut self, max: u64) -> i64 {
+        let magnitude = self.log_uniform(max) as i64;
+        if self.percent(50) {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+}
+
+const I64_MAX: u64 = i64::MAX as u64;
+const LUA_EXACT: i64 = 1 << 53;
+
+fn max_burst(rng: &mut Rng) -> String {
+    match rng.below(100) {
+        0..=44 => rng.below(20).to_string(),
+        45..=86 => rng.log_uniform(LUA_EXACT as u64 - 1).to_string(),
+        87..=89 => rng
+            .pick(&[
+                0,
+                LUA_EXACT - 2,
+                LUA_EXACT - 1,
+                LUA_EXACT,
+                i64::MAX - 1,
+                i64::MAX,
+            ])
+            .to_string(),
+        90..=92 => (rng.log_uniform(I64_MAX - 1)).to_string(),
+        93..=96 => format!("+{:03}", rng.below(50)),
+        _ => rng
+            .pick(&[
+                "-1",
+                "",
+                "x",
+                "1.5",
+                " 1",
+                "-0",
+                "99999999999999999999",
+                "1e3",
+            ])
+            .to_string(),
+    }
+}
+
+/// Seconds with up to nine decimals, written in one of the ways the module accepts.
+fn seconds_text(rng: &mut Rng, ns: u64) -> String {
+    let (whole, fraction) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    let sign = if rng.percent(5) { "+" } else { "" };
+    let zeros = if rng.percent(5) { "00" } else { "" };
+    if fraction == 0 && rng.percent(60) {
+        return format!("{sign}{zeros}{whole}");
+    }
+    let mut decimals = format!("{fraction:09}");
+    // Drop trailing zeros (some of them), as a person would write 0.5 or 0.250.
+    while decimals.len() > 1 && decimals.ends_with('0') && rng.percent(80) {
+        decimals.pop();
+    }
+    format!("{sign}{zeros}{whole}.{decimals}")
+}
+
+/// max_burst, count, period (as text) and the interval in ns (0 when invalid).
+fn limit(rng: &mut Rng) -> [String; 3] {
+    let period_ns = match rng.below(10) {
+        0..=3 => rng.log_uniform(I64_MAX).max(1),
+        4..=6 => rng.pick(&[1, 60, 1, 3600, 86400]) * 1_000_000_000 / rng.pick(&[1, 1, 4, 1000]),
+        7 => *rng.pick(&[1, 2, 999, I64_MAX, I64_MAX - 1, 1_000_000_001]),
+        _ => rng.below(2_000_000_000).max(1),
+    };
+    let count = match rng.below(100) {
+        0..=44 => rng.below(100) + 1,
+        45..=74 => rng.log_uniform(I64_MAX).max(1),
+        // Around one token per nanosecond, and just past it.
+        75..=82 => period_ns.saturating_add(rng.below(3)).clamp(1, I64_MAX),
+        83..=92 => (period_ns / (rng.below(3) + 1)).max(1),
+        93..=97 => *rng.pick(&[1, I64_MAX]),
+        _ => 0,
+    };
+    // Mostly a valid rate: at most one token per nanosecond.
+    let count = if count > period_ns && rng.percent(80) {
+        period_ns
+    } else {
+        count
+    };
+    let count = if count == 0 {
+        rng.pick(&["0", "-5", "x", "", "1.0"]).to_string()
+    } else {
+        count.to_string()
+    };
+    let period = if rng.percent(2) {
+        rng.pick(&[
+            "0",
+            "-1",
+            "1.",
+            ".5",
+            "1e3",
+            "1.0000000001",
+            "9223372036.854775808",
+            "-0.5",
+            "nan",
+            "9223372037",
+            "",
+        ])
+        .to_string()
+    } else {
+        seconds_text(rng, period_ns)
+    };
+    [max_burst(rng), count, period]
+}
+
+/// `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`, in any order after the quantity
+/// and any case, and sometimes wrong: repeated, conflicting, bad values, junk, too many.
+fn options(rng: &mut Rng) -> Vec<String> {
+    let mut out = Vec::new();
+    let modes = match rng.below(20) {
+        0..=9 => 0,
+        10..=18 => 1,
+        _ => 2, // conflicting
+    };
+    if modes > 0 && rng.percent(85) {
+        // Modes need a quantity of at least 1: mostly give one (or none, which is 1).
+        if rng.percent(70) {
+            out.push(rng.log_uniform(200).max(1).to_string());
+        }
+    } else {
+        quantity(rng, &mut out);
+    }
+    let mut options: Vec<Vec<String>> = Vec::new();
+    if rng.percent(30) {
+        options.push(vec![rng.pick(&["MS", "ms", "Ms", "mS"]).to_string()]);
+    }
+    let block_ms = |rng: &mut Rng| match rng.below(10) {
+        0 => rng
+            .pick(&["-1", "9223372036855", "x", "1.5", ""])
+            .to_string(),
+        1 => rng.pick(&["0", "9223372036854"]).to_string(),
+        _ => rng.log_uniform(100_000).to_string(),
+    };
+    let soft_factor = |rng: &mut Rng| match rng.below(10) {
+        0 => rng
+            .pick(&["0.5", "0", "1000.000000001", "1001", "x", "1e2"])
+            .to_string(),
+        1 => rng
+            .pick(&["1", "1000", "1.000000001", "999.999999999"])
+            .to_string(),
+        _ => format!("{}.{}", 1 + rng.below(5), rng.below(1000)),
+    };
+    for _ in 0..modes {
+        options.push(match rng.below(3) {
+            0 => vec![rng.pick(&["BLOCK", "block"]).to_string(), block_ms(rng)],
+            1 => vec![rng.pick(&["ATMOST", "AtMost"]).to_string()],
+            _ => vec![rng.pick(&["SOFT", "soft"]).to_string(), soft_factor(rng)],
+        });
+    }
+    if rng.percent(3) {
+        // A repeated MS, a missing value, or junk.
+        options.push(vec![rng
+            .pick(&["MS", "BLOCK", "SOFT", "SECONDS", "1"])
+            .to_string()]);
+    }
+    // Any order after the quantity.
+    for i in (1..options.len()).rev() {
+        options.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    out.extend(options.into_iter().flatten());
+    out
+}
+
+/// An explicit quantity, or none (the default, 1).
+fn quantity(rng: &mut Rng, out: &mut Vec<String>) {
+    match rng.below(20) {
+        0..=5 => {}
+        6..=7 => out.push("0".into()),
+        8..=12 => out.push(rng.signed(20).to_string()),
+        13..=15 => out.push(rng.signed(I64_MAX).to_string()),
+        16 => out.push(
+            rng.pick(&["9223372036854775807", "-9223372036854775808"])
+                .to_string(),
+        ),
+        17 => out.push(rng.below(40).to_string()),
+        18 => out.push(
+            rng.pick(&["x", "1.5", "MSS", "", "99999999999999999999"])
+                .to_string(),
+        ),
+        _ => {}
+    }
+}
+
+/// The state of a key before the call, often near the boundaries of the limit.
+fn stored(rng: &mut Rng, now: i64, interval_hint: i64) -> Stored {
+    let tat = match rng.below(20) {
+        0..=4 => return Stored::Absent,
+        5..=9 => now.saturating_add(rng.signed(1 << 40)),
+        10..=12 => {
+            let ahead = interval_hint.saturating_mul(rng.below(25) as i64);
+            now.saturating_add(ahead).saturating_add(rng.signed(2))
+        }
+        13..=14 => now.saturating_add(rng.signed(I64_MAX)),
+        15 => *rng.pick(&[
+            0,
+            i64::MAX,
+            now,
+            now.saturating_sub(1),
+            now.saturating_add(1),
+        ]),
+        16 => {
+            // Leading zeros: the module reads them.
+            let tat = now.saturating_add(rng.signed(1 << 36)).max(0);
+            return Stored::Value(format!("000{tat}").into_bytes());
+        }
+        17 => {
+            let junk = rng.pick(&["", "abc", "-5", "1.5", "+5", "99999999999999999999", "1 "]);
+            return Stored::Value(junk.as_bytes().to_vec());
+        }
+        18 if rng.percent(30) => return Stored::WrongType,
+        _ => now.saturating_add(rng.signed(1 << 33)),
+    };
+    Stored::Value(tat.max(0).to_string().into_bytes())
+}
+
+/// A "now": mostly from the real time on (so written keys expire in the future and can be
+/// read back), sometimes anywhere up to i64::MAX, sometimes in the past.
+fn now(rng: &mut Rng, real_now: i64) -> i64 {
+    match rng.below(10) {
+        0..=5 => real_now + rng.log_uniform(10 * 365 * 86_400 * 1_000_000_000) as i64,
+        6..=7 => real_now + rng.log_uniform((i64::MAX - real_now) as u64) as i64,
+        8 => i64::MAX - rng.below(3) as i64,
+        _ => rng.log_uniform(real_now as u64) as i64,
+    }
+}
+
+/// The interval of a limit's text, for placing stored TATs near its boundaries.
+fn interval_hint(limit: &[String; 3]) -> i64 {
+    let count: i64 = limit[1].parse().unwrap_or(1).max(1);
+    let period_ns = decimal::parse_seconds_as_nanos(limit[2].as_bytes()).unwrap_or(1);
+    (period_ns / count).max(1)
+}
+
+fn random_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
+    let entry = match rng.below(10) {
+        0..=2 => Entry::All,
+        3 => Entry::Peek,
+        _ => Entry::Throttle,
+    };
+    let all = entry == Entry::All;
+    let now = now(rng, real_now);
+    let n = if all {
+        *rng.pick(&[1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4, 0])
+    } else if rng.percent(1) {
+        *rng.pick(&[0, 2])
+    } else {
+        1
+    };
+    let mut keys: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut key = format!("diff:{case}:{i}").into_bytes();
+            if rng.percent(10) {
+                key.extend_from_slice(b"\x00\xff");
+            }
+            key
+        })
+        .collect();
+    let mut args = Vec::new();
+    let mut stored_states = Vec::new();
+    for _ in 0..n.max(1) {
+        let limit = limit(rng);
+        stored_states.push(stored(rng, now, interval_hint(&limit)));
+        args.extend(limit);
+    }
+    stored_states.truncate(n);
+    args.extend(options(rng));
+    if rng.percent(2) {
+        args.truncate(rng.below(args.len() as u64 + 1) as usize);
+    }
+    if all && n >= 2 && rng.percent(5) {
+        keys[n - 1] = keys[0].clone();
+        stored_states[n - 1] = stored_states[0].clone();
+    }
+    let draw = match rng.below(10) {
+        0 => *rng.pick(&[0, 999_999]),
+        _ => rng.below(1_000_000),
+    };
+    Call {
+        entry,
+        keys,
+        args: args.into_iter().map(String::into_bytes).collect(),
+        stored: stored_states,
+        now,
+        draw,
+    }
+}
+
+/// A key as observed: absent, a list, or a string with its absolute expiry (-1 none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Absent,
+    List,
+    Text(Vec<u8>, i64),
+}
+
+fn seen(con: &mut Connection, key: &[u8]) -> Seen {
+    let kind: String = redis::cmd("TYPE").arg(key).query(con).expect("TYPE");
+    match kind.as_str() {
+        "none" => Seen::Absent,
+        "list" => Seen::List,
+        "string" => {
+            let (value, expiry) = key_state(con, key);
+            Seen::Text(value.expect("a string"), expiry)
+        }
+        other => panic!("unexpected type {other}"),
+    }
+}
+
+fn prepare(con: &mut Connection, call: &Call) {
+    if call.keys.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for (key, stored) in call.keys.iter().zip(&call.stored) {
+        pipe.cmd("DEL").arg(key).ignore();
+        match stored {
+            Stored::Absent => {}
+            Stored::Value(value) => {
+                pipe.cmd("SET").arg(key).arg(value).ignore();
+            }
+            Stored::WrongType => {
+                pipe.cmd("RPUSH").arg(key).arg("x").ignore();
+            }
+        }
+    }
+    pipe.query::<()>(con).expect("prepare keys");
+}
+
+fn server_ms(con: &mut Connection) -> i64 {
+    let (seconds, micros): (i64, i64) = redis::cmd("TIME").query(con).expect("TIME");
+    seconds * 1000 + micros / 1000
+}
+
+/// Runs one call and checks it against the core; returns its reply (or error) and writes.
+fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gcra::TatChange>) {
+    prepare(con, call);
+    let before: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
+    let expected = core_answer(call);
+
+    let (now, draw) = (call.now.to_string(), call.draw.to_string());
+    let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
+    let mut args: Vec<&[u8]> = vec![now.as_bytes(), draw.as_bytes()];
+    args.extend(call.args.iter().map(Vec::as_slice));
+    let start_ms = server_ms(con);
+    let got = outcome(con, &fcall_cmd(call.entry.test_function(), &keys, &args));
+    let after: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
+    let end_ms = server_ms(con);
+
+    let replied = expected.as_ref().map(|(reply, _)| reply.to_vec());
+    assert_eq!(got, replied.map_err(|e| e.clone()), "reply of {call:?}");
+    let writes = expected.map(|(_, writes)| writes).unwrap_or_default();
+    for (i, key) in call.keys.iter().enumerate() {
+        let want = match writes.get(i) {
+            Some(gcra::TatChange::Set(tat)) => {
+                let expiry = tat / 1_000_000 + i64::from(tat % 1_000_000 != 0);
+                if expiry < start_ms {
+                    // "now" was in the past and so is the expiry: SET ... PXAT deletes.
+                    Seen::Absent
+                } else if expiry > end_ms {
+                    Seen::Text(tat.to_string().into_bytes(), expiry)
+                } else {
+                    continue; // expired during the call or not: either is right
+                }
+            }
+            Some(gcra::TatChange::Delete) => Seen::Absent,
+            Some(gcra::TatChange::Keep) | None => before[i].clone(),
+        };
+        assert_eq!(after[i], want, "key {key:?} after {call:?}");
+    }
+    (got, writes)
+}
+
+/// Appended after TEST_ENTRIES: every decision takes the limbs path (`ahead_exact`), which
+/// otherwise only values beyond 2^50 ns take.
+const EXACT_PATH_ONLY: &str = "fits_small = function() return false end\n";
+
+/// A server without the module, with the library and its test entries.
+fn test_server(exact_path_only: bool) -> (Server, Connection) {
+    let server = Server::start_with(Options {
+        with_module: false,
+        ..Options::default()
+    });
+    let mut con = server.connect();
+    let mut library = function_library() + TEST_ENTRIES;
+    if exact_path_only {
+        library += EXACT_PATH_ONLY;
+    }
+    load_functions(&mut con, &library);
+    (server, con)
+}
+
+/// `DIFF_SEED` or a fresh seed, and `DIFF_CASES` or `default` cases.
+fn seed_and_cases(default: usize) -> (u64, usize) {
+    let seed = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| (wall_clock_ns() as u64) | 1);
+    let cases = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    (seed, cases)
+}
+
+/// Runs `cases` random calls and checks each against the core.
+fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
+    eprintln!("{label}: DIFF_SEED={seed} DIFF_CASES={cases}");
+    let mut rng = Rng(seed);
+    let started = Instant::now();
+    let real_now = wall_clock_ns();
+    let (mut decisions, mut limited, mut sets, mut deletes, mut with_sixth) = (0, 0, 0, 0, 0);
+    let mut errors = std::collections::BTreeMap::<String, usize>::new();
+    for case in 0..cases {
+        let call = random_call(&mut rng, case, real_now);
+        let (got, writes) = check(con, &call);
+        match got {
+            Ok(reply) => {
+                decisions += 1;
+                limited += reply[0];
+                with_sixth += usize::from(reply.len() == 6);
+            }
+            Err(error) => *errors.entry(error.chars().take(40).collect()).or_default() += 1,
+        }
+        for write in writes {
+            match write {
+                gcra::TatChange::Set(_) => sets += 1,
+                gcra::TatChange::Delete => deletes += 1,
+                gcra::TatChange::Keep => {}
+            }
+        }
+        let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(&keys).query(con).expect("DEL");
+        }
+    }
+    eprintln!(
+        "{label}: {cases} cases in {:.1} s: {decisions} decisions ({limited} limited, \
+         {with_sixth} ATMOST or SOFT; writes: {sets} SET, {deletes} DEL), {} errors",
+        started.elapsed().as_secs_f64(),
+        cases - decisions,
+    );
+    eprintln!("{label}: errors {errors:#?}");
+    // Every kind of outcome must be well represented, or the generator has drifted.
+    assert!(decisions > cases / 3, "{decisions} decisions of {cases}");
+    assert!(cases - decisions > cases / 20, "too few errors");
+    assert!(limited > cases as i64 / 20, "too few limited");
+    assert!(sets > cases / 10 && deletes > cases / 200, "too few writes");
+    assert!(with_sixth > cases / 50, "too few ATMOST or SOFT decisions");
+}
+
+#[test]
+fn function_agrees_with_the_rust_core() {
+    let (seed, cases) = seed_and_cases(10_000);
+    let (_server, mut con) = test_server(false);
+    random_cases(&mut con, seed, cases, "function_differential");
+}
+
+#[test]
+fn exact_path_alone_agrees_with_the_rust_core() {
+    let (seed, cases) = seed_and_cases(3_000);
+    let (_server, mut con) = test_server(true);
+    random_cases(
+        &mut con,
+        seed,
+        cases,
+        "function_differential (exact path only)",
+    );
+}
+
+#[test]
+fn edge_cases_agree_with_the_rust_core() {
+    for exact_path_only in [false, true] {
+        edge_cases(exact_path_only);
+    }
+}
+
+fn edge_cases(exact_path_only: bool) {
+    let (_server, mut con) = test_server(exact_path_only);
+    let real_now = wall_clock_ns();
+    let max = i64::MAX;
+    let tat = |v: i64| Stored::Value(v.to_string().into_bytes());
+    // (args, stored, now)
+    let cases: Vec<(Vec<String>, Stored, i64)> = vec![
+        // i64 extremes in every argument.
+        (
+            args(&["9007199254740991", "1", "1"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&[
+                "9007199254740991",
+                "9223372036854775807",
+                "9223372036.854775807",
+            ]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["0", "1", "9223372036.854775807"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (args(&["0", "1", "9223372036.854775807"]), Stored::Absent, 0),
+        (
+            args(&["0", "1", "9223372036.854775807", "2"]),
+            Stored::Absent,
+            0,
+        ),
+        (
+            args(&["5", "1", "1", "9223372036854775807"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["5", "1", "1", "-9223372036854775808"]),
+            tat(max),
+            real_now,
+        ),
+        (
+            args(&["5", "1", "0.000000001", "9223372036854775807"]),
+            Stored::Absent,
+            0,
+        ),
+        (
+            args(&[
+                "9007199254740991",
+                "1",
+                "0.000000001",
+                "9223372036854775807",
+            ]),
+            Stored::Absent,
+            0,
+        ),
+        (
+            args(&[
+                "9007199254740991",
+                "1",
+                "9223372036.854775807",
+                "-9223372036854775808",
+                "MS",
+            ]),
+            tat(max),
+            max,
+        ),
+        // A TAT far in the future, and at i64::MAX.
+        (args(&["3", "1", "60"]), tat(max), real_now),
+        (args(&["3", "1", "60", "0", "MS"]), tat(max), real_now),
+        (args(&["3", "1", "60", "-1"]), tat(max), real_now),
+        (args(&["3", "1", "60"]), tat(max - 1), max - 2),
+        (args(&["3", "1", "60"]), Stored::Absent, max),
+        (args(&["3", "1", "60", "-2"]), tat(0), max),
+        // Refunds past full, on stored and absent keys.
+        (
+            args(&["3", "1", "60", "-100"]),
+            tat(real_now + 60_000_000_000),
+            real_now,
+        ),
+        (args(&["3", "1", "60", "-100"]), Stored::Absent, real_now),
+        (args(&["3", "1", "60", "-1"]), tat(real_now - 1), real_now),
+        // Quantities that never fit.
+        (args(&["3", "1", "60", "5"]), Stored::Absent, real_now),
+        (
+            args(&["3", "1", "60", "9223372036854775807", "MS"]),
+            tat(real_now + 1),
+            real_now,
+        ),
+        // 1 ns intervals, exactly at the rate limit and one past it.
+        (args(&["0", "1000000000", "1"]), Stored::Absent, real_now),
+        (args(&["0", "1000000000", "1"]), tat(real_now + 1), real_now),
+        (args(&["0", "1000000001", "1"]), Stored::Absent, real_now),
+        (
+            args(&["9", "9223372036854775807", "9223372036.854775807"]),
+            tat(real_now + 5),
+            real_now,
+        ),
+        // Boundaries: exactly full, one ns short.
+        (
+            args(&["4", "1", "1"]),
+            tat(real_now + 4_000_000_000),
+            real_now,
+        ),
+        (
+            args(&["4", "1", "1"]),
+            tat(real_now + 4_000_000_001),
+            real_now,
+        ),
+        (args(&["4", "1", "1", "5"]), tat(real_now), real_now),
+        (args(&["4", "1", "1", "5"]), tat(real_now + 1), real_now),
+        // Rounding of replies at millisecond and second edges.
+        (args(&["0", "1", "1.000999999"]), Stored::Absent, real_now),
+        (
+            args(&["0", "1", "1.000999999", "MS"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["0", "1", "0.000000001", "MS"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["0", "1", "1.000000001"]),
+            tat(real_now + 1_000_000_001),
+            real_now,
+        ),
+        // Leading zeros in the stored TAT.
+        (
+            args(&["1", "1", "1"]),
+            Stored::Value(format!("0000{real_now}").into_bytes()),
+            real_now,
+        ),
+    ];
+    for (i, (args, stored, now)) in cases.into_iter().enumerate() {
+        let call = Call {
+            entry: Entry::Throttle,
+            keys: vec![format!("edge:{i}").into_bytes()],
+            args: args.into_iter().map(String::into_bytes).collect(),
+            stored: vec![stored],
+            now,
+            draw: 500_000,
+        };
+        let _ = check(&mut con, &call);
+        // The same as a one-limit CL.THROTTLEALL and as CL.PEEK, and with each mode.
+        let all = Call {
+            entry: Entry::All,
+            keys: vec![format!("edge:all:{i}").into_bytes()],
+            ..call
+        };
+        let _ = check(&mut con, &all);
+        let peek = Call {
+            entry: Entry::Peek,
+            keys: vec![format!("edge:peek:{i}").into_bytes()],
+            ..all
+        };
+        let _ = check(&mut con, &peek);
+        for mode in [
+            &["ATMOST"][..],
+            &["SOFT", "2"],
+            &["SOFT", "1000"],
+            &["BLOCK", "60000"],
+        ] {
+            let mut args = peek.args.clone();
+            args.extend(mode.iter().map(|m| m.as_bytes().to_vec()));
+            for (entry, draw) in [(Entry::Throttle, 0), (Entry::All, 999_999)] {
+                let call = Call {
+                    entry,
+                    keys: vec![format!("edge:mode:{i}").into_bytes()],
+                    args: args.clone(),
+                    stored: peek.stored.clone(),
+                    now: peek.now,
+                    draw,
+                };
+                let _ = check(&mut con, &call);
+            }
+        }
+    }
+}
+
+fn args(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Random signed integers of up to 127 bits, built to stress carries and long division:
+/// limbs of the library's base (10^7) at their extremes, and powers of ten and two nearby.
+fn big(rng: &mut Rng, max_bits: u32) -> i128 {
+    let magnitude: u128 = match rng.below(4) {
+        0 => {
+            let mut value: u128 = 0;
+            for _ in 0..rng.below(7) {
+                let limb = *rng.pick(&[0u128, 1, 4_999_999, 5_000_000, 9_999_998, 9_999_999]);
+                let limb = if rng.percent(30) {
+                    u128::from(rng.below(10_000_000))
+                } else {
+                    limb
+                };
+                value = value.saturating_mul(10_000_000).saturating_add(limb);
+            }
+            value
+        }
+        1 => {
+            let base = if rng.percent(50) {
+                10u128.pow(rng.below(38) as u32)
+            } else {
+                1u128 << rng.below(127)
+            };
+            base.wrapping_add(rng.signed(3) as i128 as u128)
+        }
+        _ => {
+            let bits = rng.below(u64::from(max_bits) + 1) as u32;
+            let high = u128::from(rng.next()) << 64 | u128::from(rng.next());
+            if bits == 0 {
+                0
+            } else {
+                high >> (128 - bits)
+            }
+        }
+    };
+    let magnitude = (magnitude & ((1u128 << max_bits) - 1)) as i128;
+    if rng.percent(50) {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+#[test]
+fn integer_arithmetic_is_exact() {
+    let seed = (wall_clock_ns() as u64) | 1;
+    eprintln!("integer_arithmetic_is_exact: seed {seed}");
+    let (_server, mut con) = test_server(false);
+    let mut rng = Rng(seed);
+    let mut total = 0;
+    for _ in 0..20 {
+        let mut ops: Vec<(String, i128, i128, String)> = Vec::new();
+        for _ in 0..1000 {
+            let (op, x, y, want) = match rng.below(5) {
+                0 => {
+                    let (x, y) = (big(&mut rng, 126), big(&mut rng, 126));
+                    ("add", x, y, (x + y).to_string())
+                }
+                1 => {
+                    let (x, y) = (big(&mut rng, 126), big(&mut rng, 126));
+                    ("sub", x, y, (x - y).to_string())
+                }
+                2 => {
+                    let (x, y) = (big(&mut rng, 63), big(&mut rng, 63));
+                    ("mul", x, y, (x * y).to_string())
+                }
+                3 => {
+                    let (x, y) = (big(&mut rng, 127), big(&mut rng, 127));
+                    ("cmp", x, y, (x.cmp(&y) as i8).to_string())
+                }
+                _ => {
+                    let x = big(&mut rng, 127).abs();
+                    let bits = *rng.pick(&[24, 48, 63, 64, 100, 127]);
+                    let y = big(&mut rng, bits).abs().max(1);
+                    // Numerators just below and at multiples of the divisor.
+                    let x = match rng.below(3) {
+                        0 => x,
+                        _ => (x / y * y).saturating_sub(rng.below(2) as i128).max(0),
+                    };
+                    ("divmod", x, y, format!("{} {}", x / y, x % y))
+                }
+            };
+            ops.push((op.to_string(), x, y, want));
+        }
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg("cl_test_int").arg(0);
+        for (op, x, y, _) in &ops {
+            cmd.arg(op).arg(x.to_string()).arg(y.to_string());
+        }
+        let got: Vec<String> = cmd.query(&mut con).expect("cl_test_int");
+        for ((op, x, y, want), got) in ops.iter().zip(&got) {
+            assert_eq!(got, want, "{op} {x} {y}");
+        }
+        total += ops.len();
+    }
+    eprintln!("integer_arithmetic_is_exact: {total} operations");
+}
+
+#[test]
+fn shipped_library_has_no_test_entries() {
+    let server = function_server();
+    let mut con = server.connect();
+    let list: Value = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query(&mut con)
+        .expect("FUNCTION LIST");
+    let text = format!("{list:?}");
+    for name in ["cl_throttle", "cl_throttleall", "cl_peek"] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
+    assert!(!text.contains("cl_test"), "{text}");
+    let error = outcome(
+        &mut con,
+        &fcall_cmd("cl_test_throttle", &[b"k"], &[b"0", b"1", b"1", b"1"]),
+    )
+    .expect_err("no test entry");
+    assert!(error.contains("Function not found"), "{error}");
+}
