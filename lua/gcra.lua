@@ -876,8 +876,18 @@ local function decide_with(mode, states, quantity, now, draw)
     hard[i] = { limit = scaled(state.limit, mode.value), tat = state.tat }
   end
   local over_hard, changes = decide_all(hard, quantity, now)
+  -- A request larger than the capacity never surely passes, but may inside the band: its
+  -- retry_after is then the time until the bucket drains (never only past the hard limit).
+  local refused = within_soft
+  if within_soft.retry_after_ns == nil and (not over_hard.limited or over_hard.retry_after_ns ~= nil) then
+    refused = {}
+    for field, value in pairs(within_soft) do
+      refused[field] = value
+    end
+    refused.retry_after_ns = larger(within_soft.reset_after_ns, 1)
+  end
   if over_hard.limited then
-    return within_soft, within_changes, 1000
+    return refused, {}, 1000
   end
   -- Inside the band: the limit furthest into its band sets the level.
   local level_ppm = 0
@@ -890,7 +900,7 @@ local function decide_with(mode, states, quantity, now, draw)
   if draw(now) >= level_ppm then
     return decide_all(after(states, changes), 0, now), changes, level
   end
-  return within_soft, {}, level
+  return refused, {}, level
 end
 
 -- SOFT's draws (random.rs): Park and Miller's generator, exact in doubles (products stay

@@ -658,7 +658,13 @@ fn modes_and_peek_reply_as_the_module() {
     );
     assert_eq!(
         fcall_throttle(&mut con, b"soft", &["2", "1", "60", "4", "SOFT", "2"]),
-        [1, 3, 0, -1, 180, 1000]
+        [1, 3, 0, 180, 180, 1000],
+        "4 tokens never fit the capacity but fit the hard limit: retry when the bucket drains"
+    );
+    assert_eq!(
+        throttle(&mut con, b"soft", &["2", "1", "60", "4", "SOFT", "2"]),
+        [1, 3, 0, 180, 180, 1000],
+        "the module agrees"
     );
     // BLOCK: a function cannot wait, and answers at once, as the module does in MULTI.
     throttle(&mut con, b"block:module", &["0", "1", "60"]);
