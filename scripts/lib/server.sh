@@ -16,10 +16,11 @@
 
 MODULE_SO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release/libredis_gcra.so"
 
-# A port on 127.0.0.1 where no Redis answers.
+# A port on 127.0.0.1 where nothing listens.
 free_redis_port() {
     local port=$((30000 + RANDOM % 20000))
-    while redis-cli -p "$port" PING >/dev/null 2>&1; do port=$((port + 1)); done
+    # Anything listening counts (another tool's server that is still starting, say).
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     echo "$port"
 }
 
