@@ -41,6 +41,10 @@ pub(super) unsafe extern "C" fn entry<C: Command>(
 ) -> c_int {
     // SAFETY: Redis's contract for command callbacks, as stated above.
     let Some(call) = (unsafe { Call::new(ctx, argv, argc) }) else {
+        // Arguments Redis never passes; still one reply, if there is a context to send it.
+        if !ctx.is_null() {
+            send(ctx, Err(Error::Internal));
+        }
         return OK;
     };
     // Only commands that report their own keys get keys requests (getkeys-api).
