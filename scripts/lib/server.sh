@@ -10,7 +10,10 @@
 #                 free_redis_port
 # As a command:   scripts/lib/server.sh start DIR PORT [args...] | stop DIR   (for scripts/bench)
 #
-# The binary is $REDIS_SERVER (default redis-server); $SERVER_CPUS, if set, pins it with taskset.
+# The binary is $REDIS_SERVER (default redis-server); $SERVER_CPUS, if set, pins it with taskset;
+# $SERVER_WRAPPER, if set, is a command line the server runs under (split on spaces, e.g.
+# "valgrind --tool=callgrind" for scripts/bench --instructions); $SERVER_WAIT is how many
+# seconds to wait for the first PING (default 10).
 
 . "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 
@@ -29,12 +32,20 @@ start_server() {
     shift 2
     mkdir -p "$dir"
     rm -f "$dir/server.pid"
-    local pin=()
+    local pin=() wrapper=()
     [ -n "${SERVER_CPUS:-}" ] && pin=(taskset -c "$SERVER_CPUS")
-    "${pin[@]}" "${REDIS_SERVER:-redis-server}" --bind 127.0.0.1 --port "$port" --dir "$dir" \
-        --daemonize yes --logfile "$dir/server.log" --pidfile "$dir/server.pid" "$@" \
-        || die "redis-server did not start; see $dir/server.log"
-    for _ in $(seq 100); do
+    [ -n "${SERVER_WRAPPER:-}" ] && read -r -a wrapper <<<"$SERVER_WRAPPER"
+    local server=("${pin[@]}" "${wrapper[@]}" "${REDIS_SERVER:-redis-server}"
+        --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes
+        --logfile "$dir/server.log" --pidfile "$dir/server.pid" "$@")
+    if [ ${#wrapper[@]} -gt 0 ]; then
+        # A wrapper such as valgrind loses track of a server that daemonizes (forks): run it
+        # in the foreground, in the background of this shell (it still writes the pidfile).
+        "${server[@]}" --daemonize no </dev/null >>"$dir/wrapper.log" 2>&1 &
+    else
+        "${server[@]}" || die "redis-server did not start; see $dir/server.log"
+    fi
+    for _ in $(seq $((${SERVER_WAIT:-10} * 10))); do
         redis-cli -p "$port" PING >/dev/null 2>&1 && [ -s "$dir/server.pid" ] && return 0
         sleep 0.1
     done
