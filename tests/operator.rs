@@ -418,6 +418,8 @@ fn commands_loaded_from_an_aof_apply_over_maxmemory() {
     assert!(get(&mut con, b"after").is_some(), "{}", server.log());
     assert!(get(&mut con, b"cellkey").is_some(), "{}", server.log());
     assert_eq!(info_field(&mut con, "gcra_stats", "gcra_errors"), "0");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An evicting policy makes room for writes itself (lazily, on Valkey): no OOM for them.
