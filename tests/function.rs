@@ -325,19 +325,6 @@ fn function_aof_primary() -> Server {
     server
 }
 
-fn aof_bytes(server: &Server) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for dir in [server.dir.join("appendonlydir"), server.dir.clone()] {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("appendonly") && entry.path().is_file() {
-                bytes.extend(std::fs::read(entry.path()).expect("read AOF"));
-            }
-        }
-    }
-    bytes
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())

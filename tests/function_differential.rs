@@ -209,29 +209,8 @@ fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<gcra::TatChange>), String> 
     Ok((reply, outcome.changes))
 }
 
-/// xorshift64*: small, seedable, good enough to pick test inputs.
-struct Rng(u64);
-
+/// Value generators this test needs beyond the shared `Rng`.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn percent(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
     /// In 0..=max, log-uniformly: each bit length equally likely, so tiny, middling and huge
     /// values all come up.
     fn log_uniform(&mut self, max: u64) -> u64 {

@@ -14,20 +14,6 @@ fn aof_server() -> Server {
     })
 }
 
-/// Every file of the multi-part AOF (Redis 7) or the single file (older), concatenated.
-fn aof_bytes(server: &Server) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for dir in [server.dir.join("appendonlydir"), server.dir.clone()] {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("appendonly") && entry.path().is_file() {
-                bytes.extend(std::fs::read(entry.path()).expect("read AOF"));
-            }
-        }
-    }
-    bytes
-}
-
 #[test]
 fn sigkilled_aof_instance_restarts_with_byte_identical_state() {
     let mut server = aof_server();

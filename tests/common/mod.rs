@@ -456,3 +456,43 @@ pub fn fcall_throttle(con: &mut Connection, key: &[u8], args: &[&str]) -> Vec<i6
     outcome(con, &fcall_cmd("cl_throttle", &[key], &args))
         .unwrap_or_else(|e| panic!("FCALL cl_throttle {args:?}: {e}"))
 }
+
+/// Every file of the multi-part AOF (Redis 7) or the single file (older), concatenated.
+pub fn aof_bytes(server: &Server) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for dir in [server.dir.join("appendonlydir"), server.dir.clone()] {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("appendonly") && entry.path().is_file() {
+                bytes.extend(std::fs::read(entry.path()).expect("read AOF"));
+            }
+        }
+    }
+    bytes
+}
+
+/// xorshift64*: small, seedable, good enough to pick test inputs (the same seed gives the
+/// same inputs on every run).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// In 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
