@@ -149,33 +149,28 @@ impl Digits {
         // Below 10^8 now: fits a u32, whose divisions are cheaper.
         let mut rest = rest as u32;
         while rest >= 100 {
-            // Below 100, so the pair index is in bounds.
-            let pair = (rest % 100) as usize * 2;
-            rest /= 100;
             start -= 2;
-            if let (Some(slot), Some(digits)) = (
-                buf.get_mut(start..start + 2),
-                DIGIT_PAIRS.get(pair..pair + 2),
-            ) {
-                slot.copy_from_slice(digits);
-            }
+            put_two_digits(&mut buf, start, rest % 100);
+            rest /= 100;
         }
         // 0..=99 left: always write two digits (a fixed-size copy, no memcpy call), then
         // drop the leading zero of a single digit by starting after it.
-        let pair = rest as usize * 2;
         start -= 2;
-        if let (Some(slot), Some(digits)) = (
-            buf.get_mut(start..start + 2),
-            DIGIT_PAIRS.get(pair..pair + 2),
-        ) {
-            slot.copy_from_slice(digits);
-        }
+        put_two_digits(&mut buf, start, rest);
         start += usize::from(rest < 10);
         Digits { buf, start }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or_default()
+    }
+}
+
+/// Writes `value` (below 100) as two digits at `buf[at..at + 2]`.
+fn put_two_digits(buf: &mut [u8; MAX_DIGITS], at: usize, value: u32) {
+    let pair = value as usize * 2;
+    if let (Some(slot), Some(digits)) = (buf.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2)) {
+        slot.copy_from_slice(digits);
     }
 }
 
