@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use common::*;
 
@@ -191,6 +192,27 @@ fn random_command(rng: &mut Rng) -> redis::Cmd {
     }
 }
 
+/// How long one call may take before the test gives up on it.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// Whether the call asks to wait (`BLOCK n`, any case) for longer than `PATIENCE`.
+fn waits_longer_than_patience(cmd: &redis::Cmd) -> bool {
+    let args: Vec<&[u8]> = cmd
+        .args_iter()
+        .filter_map(|arg| match arg {
+            redis::Arg::Simple(bytes) => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    args.windows(2).any(|pair| {
+        pair[0].eq_ignore_ascii_case(b"BLOCK")
+            && std::str::from_utf8(pair[1])
+                .ok()
+                .and_then(|n| n.parse::<u128>().ok())
+                .is_some_and(|ms| ms > PATIENCE.as_millis())
+    })
+}
+
 /// Checks one reply; true when it was a decision (not an error).
 fn check_reply(cmd: &redis::Cmd, result: redis::RedisResult<Value>) -> bool {
     let value = match result {
@@ -249,16 +271,37 @@ fn random_arguments_never_hurt_the_server() {
         .unwrap_or(4000);
     eprintln!("hostile: FUZZ_SEED={seed} FUZZ_CALLS={calls}");
     let server = Server::start();
-    let mut con = server.connect();
+    let connect = || {
+        let con = server.connect();
+        con.set_read_timeout(Some(PATIENCE)).expect("read timeout");
+        con
+    };
+    let mut con = connect();
     let before = prepare(&mut con);
     let mut rng = Rng(seed);
-    let mut decisions = 0;
+    let (mut decisions, mut abandoned) = (0, 0);
     for _ in 0..calls {
         let cmd = random_command(&mut rng);
-        let result = cmd.query::<Value>(&mut con);
-        decisions += usize::from(check_reply(&cmd, result));
+        match cmd.query::<Value>(&mut con) {
+            Err(e) if e.is_timeout() => {
+                // A valid call may wait as long as it was told to: give up on it, as a client
+                // would, and check that the server lets the waiter go.
+                assert!(
+                    waits_longer_than_patience(&cmd),
+                    "{cmd:?} hung (seed {seed})"
+                );
+                abandoned += 1;
+                con = connect();
+                wait_until(5, "the abandoned waiter to go", || {
+                    info_field(&mut con, "clients", "blocked_clients") == "0"
+                });
+            }
+            result => decisions += usize::from(check_reply(&cmd, result)),
+        }
     }
-    eprintln!("hostile: {decisions} of {calls} calls reached a decision");
+    eprintln!(
+        "hostile: {decisions} of {calls} calls reached a decision, {abandoned} waited too long"
+    );
     // Many vectors are rejected by the parser; enough must get through to the store.
     assert!(
         decisions * 10 >= calls,

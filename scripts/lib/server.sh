@@ -19,9 +19,10 @@
 
 MODULE_SO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release/libredis_gcra.so"
 
-# A port on 127.0.0.1 where nothing listens.
+# A port on 127.0.0.1 where nothing listens, below Linux's ephemeral range (32768+) so that no
+# outgoing connection takes it as its source port before the server binds it.
 free_redis_port() {
-    local port=$((30000 + RANDOM % 20000))
+    local port=$((10000 + RANDOM % 20000))
     # Anything listening counts (another tool's server that is still starting, say).
     while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     echo "$port"

@@ -16,10 +16,11 @@ pub use redis::{Connection, Value};
 
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
-/// A port that nothing listens on, from a per-process range so parallel runs don't collide.
+/// A port that nothing listens on, from a per-process range so parallel runs don't collide,
+/// below Linux's default ephemeral range (32768+) so outgoing connections rarely take it.
 /// Its cluster bus port (+10000, at most 65535) must be free too.
 fn free_port() -> u16 {
-    let base = 20_000 + (std::process::id() % 250) as u16 * 100;
+    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
     loop {
         let offset = NEXT_PORT.fetch_add(1, Ordering::SeqCst) % 100;
         let port = base + offset;
@@ -28,6 +29,12 @@ fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// Between choosing a port and the server binding it, a client's outgoing connection can take
+/// it as its ephemeral source port; the server then exits at once with this line in its log.
+fn lost_port_race(log: &str) -> bool {
+    log.contains("Address already in use")
 }
 
 pub fn redis_server_binary() -> String {
@@ -82,9 +89,24 @@ impl Server {
         Server::start_with(Options::default())
     }
 
+    /// Starts a server; if it lost its chosen port to another socket, tries again on another one.
     pub fn start_with(options: Options) -> Server {
+        let mut attempts = 0;
+        loop {
+            let mut server = Server::configure(&options);
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(log) if options.port.is_none() && lost_port_race(&log) && attempts < 5 => {
+                    attempts += 1;
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+    }
+
+    fn configure(options: &Options) -> Server {
         let port = options.port.unwrap_or_else(free_port);
-        let dir = options.dir.unwrap_or_else(|| {
+        let dir = options.dir.clone().unwrap_or_else(|| {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("target/test-servers")
                 .join(format!("{}-{port}", std::process::id()));
@@ -117,18 +139,32 @@ impl Server {
             args.push("--loadmodule".into());
             args.push(module_path().to_str().expect("utf-8 path").into());
         }
-        args.extend(options.extra);
-        let mut server = Server {
+        args.extend(options.extra.iter().cloned());
+        Server {
             port,
             dir,
             args,
             child: None,
-        };
-        server.spawn();
-        server
+        }
     }
 
+    /// Starts the process again with the same arguments; a port briefly held by another socket
+    /// (an outgoing connection's source port) is waited for.
     fn spawn(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if lost_port_race(&log) && Instant::now() < deadline => {
+                    sleep(Duration::from_millis(200));
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+    }
+
+    /// Starts the process and waits until it answers PING; on failure, says why with its log.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let child = Command::new(redis_server_binary())
             .args(&self.args)
             .stdin(Stdio::null())
@@ -137,28 +173,31 @@ impl Server {
             .spawn()
             .expect("start redis-server (install it, or set REDIS_SERVER)");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("redis-server exited with {status}; log:\n{}", self.log());
+                    self.child = None;
+                    return Err(format!(
+                        "redis-server exited with {status}; log:\n{}",
+                        self.log()
+                    ));
                 }
             }
             if let Ok(mut con) = self.try_connect() {
                 // LOADING replies are errors; wait until the data set is loaded.
                 if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return;
+                    return Ok(());
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server not ready; log:\n{}",
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(format!("redis-server not ready; log:\n{}", self.log()));
+            }
             sleep(Duration::from_millis(20));
         }
     }
@@ -168,8 +207,12 @@ impl Server {
         client.get_connection_with_timeout(Duration::from_secs(2))
     }
 
+    /// A connection whose calls fail after a minute instead of hanging the test run.
     pub fn connect(&self) -> Connection {
-        self.try_connect().expect("connect")
+        let con = self.try_connect().expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("read timeout");
+        con
     }
 
     pub fn pid(&self) -> u32 {
