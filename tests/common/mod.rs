@@ -37,6 +37,13 @@ fn lost_port_race(log: &str) -> bool {
     log.contains("Address already in use")
 }
 
+/// Why a server did not come up: whether it only lost its port to another socket (which this
+/// start logged, not an earlier one in the same log), and what to report.
+struct Failure {
+    port_taken: bool,
+    report: String,
+}
+
 pub fn redis_server_binary() -> String {
     std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string())
 }
@@ -96,10 +103,10 @@ impl Server {
             let mut server = Server::configure(&options);
             match server.try_spawn() {
                 Ok(()) => return server,
-                Err(log) if options.port.is_none() && lost_port_race(&log) && attempts < 5 => {
+                Err(failure) if failure.port_taken && options.port.is_none() && attempts < 5 => {
                     attempts += 1;
                 }
-                Err(log) => panic!("{log}"),
+                Err(failure) => panic!("{}", failure.report),
             }
         }
     }
@@ -155,16 +162,18 @@ impl Server {
         loop {
             match self.try_spawn() {
                 Ok(()) => return,
-                Err(log) if lost_port_race(&log) && Instant::now() < deadline => {
+                Err(failure) if failure.port_taken && Instant::now() < deadline => {
                     sleep(Duration::from_millis(200));
                 }
-                Err(log) => panic!("{log}"),
+                Err(failure) => panic!("{}", failure.report),
             }
         }
     }
 
     /// Starts the process and waits until it answers PING; on failure, says why with its log.
-    fn try_spawn(&mut self) -> Result<(), String> {
+    fn try_spawn(&mut self) -> Result<(), Failure> {
+        // A restart appends to the same log: only what this start writes tells why it failed.
+        let logged = self.log().len();
         let child = Command::new(redis_server_binary())
             .args(&self.args)
             .stdin(Stdio::null())
@@ -173,7 +182,10 @@ impl Server {
             .spawn()
             .expect("start redis-server (install it, or set REDIS_SERVER)");
         self.child = Some(child);
-        self.wait_ready()
+        self.wait_ready().map_err(|report| Failure {
+            port_taken: self.log().get(logged..).is_some_and(lost_port_race),
+            report,
+        })
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
