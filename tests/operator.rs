@@ -155,6 +155,43 @@ fn module_unload_is_refused_so_a_queued_call_still_runs() {
     );
 }
 
+/// A refused second load of the same path runs the module's OnLoad again in the same library;
+/// it used to reopen the unload guard, and the queued call then crashed the server at EXEC.
+#[test]
+fn a_refused_second_load_keeps_unload_refused() {
+    let server = Server::start_with(with_module_command());
+    let mut queued = server.connect();
+    let mut operator = server.connect();
+    let path = module_path();
+    let path = path.to_str().expect("utf-8 path");
+
+    redis::cmd("MULTI").query::<()>(&mut queued).expect("MULTI");
+    redis::cmd("CL.THROTTLE")
+        .arg(&["mk", "1", "1", "1"])
+        .query::<()>(&mut queued)
+        .expect("queued");
+    let reloads: [&[&str]; 3] = [
+        &["LOAD", path],
+        &["LOADEX", path, "ARGS", "x"],
+        &["LOADEX", path],
+    ];
+    for reload in reloads {
+        let refused = error_of(&mut operator, redis::cmd("MODULE").arg(reload));
+        assert!(refused.contains("Error loading"), "{reload:?}: {refused}");
+        let error = error_of(&mut operator, redis::cmd("MODULE").arg(&["UNLOAD", "gcra"]));
+        assert!(error.contains("unloading module"), "after {reload:?}: {error}");
+    }
+    assert!(
+        server.log().contains("a module named 'gcra' is already loaded"),
+        "{}",
+        server.log()
+    );
+    let replies: Vec<Vec<i64>> = redis::cmd("EXEC").query(&mut queued).expect("EXEC");
+    assert_eq!(replies, [vec![0, 2, 1, -1, 1]]);
+    let pong: String = redis::cmd("PING").query(&mut operator).expect("alive");
+    assert_eq!(pong, "PONG");
+}
+
 #[test]
 fn evicting_policies_are_warned_about_at_load_and_on_config_set() {
     let volatile = Server::start_with(Options {

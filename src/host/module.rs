@@ -28,7 +28,6 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
     _argv: *mut *mut RedisModuleString,
     argc: c_int,
 ) -> c_int {
-    LOAD_IN_PROGRESS.store(true, Ordering::Relaxed);
     let api_version = redis_module::raw::REDISMODULE_APIVER_1 as c_int;
     // SAFETY: Init reads the API table from Redis's load context and records name and version.
     let init = unsafe {
@@ -53,6 +52,9 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
         );
         return ERR;
     }
+    // Only now, past the name check: a refused second load of the same path runs in the
+    // same library (same statics) and must not reopen the loaded instance's unload guard.
+    LOAD_IN_PROGRESS.store(true, Ordering::Relaxed);
     let loaded = loading
         .prepare()
         .and_then(|()| crate::load(&loading, usize::try_from(argc).unwrap_or(usize::MAX)))
@@ -66,7 +68,7 @@ pub unsafe extern "C" fn RedisModule_OnLoad(
     }
 }
 
-/// True from the start of `RedisModule_OnLoad` until the event loop next goes to sleep, after
+/// True from a successful `RedisModule_Init` until the event loop next goes to sleep, after
 /// the command that loaded the module has finished. Until then no client can have queued one
 /// of its commands, so unloading is safe: Redis 8 unloads a module whose `MODULE LOADEX ...
 /// CONFIG` arguments it did not use, and aborts if the unload is refused.
@@ -385,12 +387,30 @@ unsafe extern "C" fn first_sleep(
     subevent: u64,
     _data: *mut c_void,
 ) {
-    if subevent != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP {
+    if subevent != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP
+        || !LOAD_IN_PROGRESS.swap(false, Ordering::Relaxed)
+    {
         return;
     }
-    LOAD_IN_PROGRESS.store(false, Ordering::Relaxed);
-    // Unsubscribe: the event fires on every loop iteration.
-    // SAFETY: the event's context; a null callback removes the subscription.
+    // The event fires on every loop iteration, so the subscription ends; but not from here:
+    // Redis reads the listener after this callback returns, so removing it now would free
+    // memory still in use. A timer runs outside the event, on the next pass of the loop.
+    // (If the timer cannot be made, the callback stays, returning at once.)
+    // SAFETY: the event's context belongs to this module; `stop_watching_load` lives as long
+    // as the module, which can no longer be unloaded.
+    let _ = unsafe {
+        redis_api!(RedisModule_CreateTimer(
+            ctx,
+            0,
+            Some(stop_watching_load),
+            std::ptr::null_mut()
+        ))
+    };
+}
+
+/// Ends the subscription that `first_sleep` no longer needs.
+unsafe extern "C" fn stop_watching_load(ctx: *mut RedisModuleCtx, _data: *mut c_void) {
+    // SAFETY: a timer's context of this module; a null callback removes the subscription.
     let _ = unsafe { redis_api!(RedisModule_SubscribeToServerEvent(ctx, EVENT_LOOP, None)) };
 }
 
