@@ -80,6 +80,9 @@ impl InfoSource for Stats {
         for (name, counter) in fields {
             info.field(name, counter.load(Relaxed));
         }
+        // A gauge: blocked calls waiting for their release now.
+        let waiting = crate::host::waiting_clients();
+        info.field(c"waiting", u64::try_from(waiting).unwrap_or(u64::MAX));
     }
 }
 

@@ -14,7 +14,7 @@
 use crate::decimal::{parse_digits, Digits};
 use crate::error::Error;
 use crate::gcra::TatChange;
-use crate::host::{Arg, Call, Event, Key, ReadKey};
+use crate::host::{Arg, Call, Event, Key, ReadKey, Wakeup};
 use crate::units::NANOS_PER_MILLI;
 
 /// A limiter's key, opened once for the whole command.
@@ -67,6 +67,12 @@ pub fn read_tat<'a>(call: &'a Call<'a>, name: Arg<'a>) -> Result<Option<i64>, Er
     key.read().map(parse_tat).transpose()
 }
 
+/// A limiter's TAT when a blocked call is released: `Err` when the key holds something that
+/// is not a TAT.
+pub fn read_tat_when_released(wakeup: &Wakeup<'_>, name: &[u8]) -> Result<Option<i64>, Error> {
+    wakeup.read_string(name, |value| value.map(parse_tat).transpose())?
+}
+
 fn parse_tat(value: &[u8]) -> Result<i64, Error> {
     parse_digits(value).ok_or(Error::CorruptState)
 }
@@ -78,6 +84,11 @@ impl<'a> Limiter<'a> {
         let key = Key::open(call, name)?;
         let tat = key.read().map(parse_tat).transpose()?;
         Ok((Limiter { call, key }, tat))
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &[u8] {
+        self.key.name().bytes()
     }
 
     /// Writes, replicates and announces a prepared change: the value in place, its expiry,

@@ -75,11 +75,53 @@ fn queued_clients_are_released_in_order_when_their_tokens_are_due() {
             "waiter {n} released at {at:?}, due at {due:?}"
         );
         assert_eq!(reply[..4], [0, 1, 0, -1], "waiter {n}: {reply:?}");
-        assert!((0..=500).contains(&reply[4]), "waiter {n}: {reply:?}");
+        // The bucket at release: the reservations behind this waiter still stand.
+        let behind = 500 * (WAITERS + 1 - n) as i64;
+        assert!(
+            (behind - 300..=behind).contains(&reply[4]),
+            "waiter {n}: {reply:?}"
+        );
     }
     let mut stats = |field| info_field(&mut con, "gcra_stats", field);
     assert_eq!(stats("gcra_blocked"), WAITERS.to_string());
     assert_eq!(stats("gcra_released"), WAITERS.to_string());
+}
+
+/// A released reply describes the bucket at release, after its own charge: the reservations
+/// made after it count (they used to be ignored, as if each waiter were the last).
+#[test]
+fn a_released_reply_counts_the_reservations_behind_it() {
+    // One token per 100 ms, then six waiters 5 ms apart: waiter i is due at i * 100 ms, and
+    // when it is released the stored TAT stands at 700 ms.
+    const LIMIT: [&str; 3] = ["0", "10", "1"];
+    let server = Server::start();
+    let mut con = server.connect();
+    let first = throttle(&mut con, b"rq", &["0", "10", "1", "1", "MS"]);
+    let start = Instant::now();
+    assert_eq!(first[..3], [0, 1, 0]);
+    let waiters: Vec<_> = (1..=6i64)
+        .map(|i| {
+            let mut client = server.connect();
+            thread::sleep(Duration::from_millis(5));
+            thread::spawn(move || {
+                let reply = blocking(&mut client, "rq", LIMIT, 3_000);
+                (i, start.elapsed(), reply)
+            })
+        })
+        .collect();
+    for waiter in waiters {
+        let (i, at, reply) = waiter.join().expect("waiter");
+        assert_eq!(reply[..4], [0, 1, 0, -1], "waiter {i}: {reply:?}");
+        // (7 - i) * 100 ms stand ahead when released on time; less when late, never more.
+        assert!(reply[4] <= (7 - i) * 100, "waiter {i}: {reply:?}");
+        // And as much as is left until 700 ms, however late the release (the upper bound
+        // leaves room for a busy machine between the reply and this thread reading it).
+        let seen_at = at.as_millis() as i64;
+        assert!(
+            (690..=900).contains(&(reply[4] + seen_at)),
+            "waiter {i} answered {reply:?} at {seen_at} ms"
+        );
+    }
 }
 
 #[test]

@@ -13,9 +13,9 @@ pub use throttle_all::ThrottleAll;
 
 use crate::args::{parse_throttle, Throttle as Request, MAX_ARGS_AFTER_KEY};
 use crate::error::Error;
-use crate::gcra::{Decision, Limit};
+use crate::gcra::{decide_all, Decision, Limit};
 use crate::host::spec::{ArgKind, ArgSpec};
-use crate::host::{Arg, Call, Reply};
+use crate::host::{Arg, Call, Reply, Wakeup};
 use crate::modes::{self, Mode};
 use crate::reply::{self, Unit};
 use crate::store::{self, Limiter, PreparedWrite};
@@ -84,9 +84,20 @@ const MODE: ArgSpec = ArgSpec::new(c"mode", ArgKind::OneOf, c"")
 /// Inlined: returning the request through memory costs the hot path about 60 instructions.
 #[inline(always)]
 fn parse_single<'a>(call: &Call<'a>) -> Result<Request<Arg<'a>>, Error> {
+    /// No key, or more arguments than the cap: the wrong arity, unless an option is given
+    /// twice (`BLOCK 1 BLOCK 2`). Out of line, and the only part that allocates: the hot path
+    /// below is as it was.
+    #[cold]
+    #[inline(never)]
+    fn arity_error(call: &Call<'_>) -> Error {
+        match call.args() {
+            Ok(args) => crate::args::too_many_args(args.get(1..).unwrap_or_default()),
+            Err(error) => error,
+        }
+    }
     let after_key = call.arg_count().saturating_sub(1);
     if call.arg_count() == 0 || after_key > MAX_ARGS_AFTER_KEY {
-        return Err(Error::WrongArity);
+        return Err(arity_error(call));
     }
     let mut bytes: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
     for (i, slot) in bytes.iter_mut().take(after_key).enumerate() {
@@ -142,17 +153,44 @@ fn run_with_mode(
     let Some(release) = outcome.release else {
         return Ok(reply);
     };
+    let names: Vec<Vec<u8>> = limiters.iter().map(|l| l.name().to_vec()).collect();
     // Due at `release.at`: the timer rounds up to the millisecond, never early.
-    let wait_ns = release.at.saturating_sub(now);
-    let delay_ms = wait_ns / NANOS_PER_MILLI + i64::from(wait_ns % NANOS_PER_MILLI != 0);
+    let due_ms = millis_rounded_up(release.at);
+    let delay_ms = millis_rounded_up(release.at.saturating_sub(now));
     call.answer_later(
+        due_ms,
         delay_ms,
-        Box::new(move || {
-            let decision = release.decision(clock::now_ns()?)?;
+        Box::new(move |wakeup| {
+            let decision = released_decision(wakeup, &names, &release.after)?;
             stats::record_released();
             Ok(reply_of(&decision, unit, None))
         }),
     )
+}
+
+/// A released waiter's reply: allowed, with the buckets as they are at release (its own
+/// charge and the reservations made after it included), i.e. what a plain call could take
+/// now and when the stored TAT is reached. A key that no longer holds a TAT (overwritten
+/// meanwhile) counts as the reservation left it.
+fn released_decision(
+    wakeup: &Wakeup<'_>,
+    names: &[Vec<u8>],
+    reserved: &[(Limit, Option<i64>)],
+) -> Result<Decision, Error> {
+    let now = clock::now_ns()?;
+    let states: Vec<(Limit, Option<i64>)> = names
+        .iter()
+        .zip(reserved)
+        .map(|(name, &(limit, reserved_tat))| {
+            let stored = store::read_tat_when_released(wakeup, name);
+            (limit, stored.unwrap_or(reserved_tat))
+        })
+        .collect();
+    Ok(decide_all(&states, 0, now)?.0)
+}
+
+fn millis_rounded_up(ns: i64) -> i64 {
+    ns / NANOS_PER_MILLI + i64::from(ns % NANOS_PER_MILLI > 0)
 }
 
 /// What the deny-oom flag would do for the calls that need it: a call that charges tokens

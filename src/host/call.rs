@@ -115,7 +115,7 @@ fn check(ctx: *mut RedisModuleCtx, status: Result<c_int, Error>, what: &CStr) {
 
 /// The arguments and context of the running command, valid for `'a` (the callback's frame).
 pub struct Call<'a> {
-    ctx: NonNull<RedisModuleCtx>,
+    pub(super) ctx: NonNull<RedisModuleCtx>,
     /// Every argument, the command name first.
     argv: &'a [*mut RedisModuleString],
 }

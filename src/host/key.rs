@@ -1,12 +1,12 @@
 //! A key opened by the running command: checked when opened, closed when dropped.
 
 use std::marker::PhantomData;
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int};
 use std::ptr::NonNull;
 
 use redis_module::raw::{
-    RedisModuleKey, REDISMODULE_KEYTYPE_EMPTY, REDISMODULE_KEYTYPE_STRING, REDISMODULE_READ,
-    REDISMODULE_WRITE,
+    RedisModuleCtx, RedisModuleKey, RedisModuleString, REDISMODULE_KEYTYPE_EMPTY,
+    REDISMODULE_KEYTYPE_STRING, REDISMODULE_READ, REDISMODULE_WRITE,
 };
 
 use super::call::{Arg, Call};
@@ -115,15 +115,18 @@ pub struct ReadKey<'a> {
 
 impl<'a> ReadKey<'a> {
     pub fn open(call: &'a Call<'a>, name: Arg<'a>) -> Result<ReadKey<'a>, Error> {
-        // SAFETY: the context and the name belong to the running command; the handle, if
-        // any, is closed by Drop before the command returns.
-        let raw = unsafe {
-            redis_api!(RedisModule_OpenKey(
-                call.ctx(),
-                name.raw(),
-                REDISMODULE_READ as c_int
-            ))
-        }?;
+        // SAFETY: the context and the name belong to the running command, alive for `'a`.
+        unsafe { ReadKey::open_raw(call.ctx(), name.raw()) }
+    }
+
+    /// # Safety
+    /// `ctx` and `name` must be valid for `'a`.
+    unsafe fn open_raw(
+        ctx: *mut RedisModuleCtx,
+        name: *mut RedisModuleString,
+    ) -> Result<ReadKey<'a>, Error> {
+        // SAFETY: the caller's contract; the handle, if any, is closed by Drop, within `'a`.
+        let raw = unsafe { redis_api!(RedisModule_OpenKey(ctx, name, REDISMODULE_READ as c_int)) }?;
         let mut key = ReadKey {
             raw: NonNull::new(raw),
             holds_string: false,
@@ -155,6 +158,32 @@ impl Drop for ReadKey<'_> {
             let _ = unsafe { redis_api!(RedisModule_CloseKey(raw.as_ptr())) };
         }
     }
+}
+
+/// Calls `read` with the bytes of the string at `name` in `ctx`'s database (`None` if absent),
+/// outside any command (a blocked client's reply): the name is made into a string for the
+/// read and freed after it.
+pub(super) fn read_named<R>(
+    ctx: NonNull<RedisModuleCtx>,
+    name: &[u8],
+    read: impl FnOnce(Option<&[u8]>) -> R,
+) -> Result<R, Error> {
+    let ctx = ctx.as_ptr();
+    // SAFETY: a live context; CreateString copies `name`'s bytes.
+    let string = unsafe {
+        redis_api!(RedisModule_CreateString(
+            ctx,
+            name.as_ptr().cast::<c_char>(),
+            name.len()
+        ))
+    }?;
+    let string = NonNull::new(string).ok_or(Error::Internal)?;
+    // SAFETY: the context and the string live until the string is freed below, after the
+    // key is dropped.
+    let result = unsafe { ReadKey::open_raw(ctx, string.as_ptr()) }.map(|key| read(key.read()));
+    // SAFETY: made above, freed once (no automatic memory in this module).
+    let _ = unsafe { redis_api!(RedisModule_FreeString(ctx, string.as_ptr())) };
+    result
 }
 
 /// The bytes of an open string key.

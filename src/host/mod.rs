@@ -22,6 +22,7 @@ mod key;
 mod module;
 pub mod spec;
 
+pub use blocking::{waiting_clients, Wakeup};
 pub use call::{Arg, Call, Command, Event, Reply};
 pub use key::{Key, ReadKey};
 pub use module::{ConfigWatcher, Info, InfoSource, Loading, RegisterError, Server};

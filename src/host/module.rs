@@ -170,6 +170,7 @@ fn has_every_api() -> bool {
         has_api!(RedisModule_SetCommandInfo),
         has_api!(RedisModule_SetModuleOptions),
         has_api!(RedisModule_CreateString),
+        has_api!(RedisModule_FreeString),
         has_api!(RedisModule_RegisterInfoFunc),
         has_api!(RedisModule_InfoAddSection),
         has_api!(RedisModule_InfoAddFieldULongLong),
