@@ -179,10 +179,15 @@ fn a_refused_second_load_keeps_unload_refused() {
         let refused = error_of(&mut operator, redis::cmd("MODULE").arg(reload));
         assert!(refused.contains("Error loading"), "{reload:?}: {refused}");
         let error = error_of(&mut operator, redis::cmd("MODULE").arg(&["UNLOAD", "gcra"]));
-        assert!(error.contains("unloading module"), "after {reload:?}: {error}");
+        assert!(
+            error.contains("unloading module"),
+            "after {reload:?}: {error}"
+        );
     }
     assert!(
-        server.log().contains("a module named 'gcra' is already loaded"),
+        server
+            .log()
+            .contains("a module named 'gcra' is already loaded"),
         "{}",
         server.log()
     );
