@@ -15,6 +15,7 @@
 //! queue and is unblocked at once, so nothing of it is kept until its answer would be due.
 
 use std::cell::RefCell;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::os::raw::{c_int, c_void};
@@ -107,14 +108,16 @@ impl Queue {
 
     /// Takes every waiter due at or before `due_ms`, in order, with the timers of the
     /// milliseconds they leave empty (other than `due_ms`'s own, which is firing).
-    fn take_due(&mut self, due_ms: i64) -> (Vec<Box<Pending>>, Vec<RedisModuleTimerID>) {
+    fn take_due(
+        &mut self,
+        due_ms: i64,
+    ) -> (BTreeMap<Place, Box<Pending>>, Vec<RedisModuleTimerID>) {
         let later_waiters = self.waiters.split_off(&(due_ms.saturating_add(1), 0));
         let due = std::mem::replace(&mut self.waiters, later_waiters);
         let later_timers = self.timers.split_off(&due_ms.saturating_add(1));
         let mut emptied = std::mem::replace(&mut self.timers, later_timers);
         emptied.remove(&due_ms);
-        let due: Vec<Box<Pending>> = due.into_values().collect();
-        for pending in &due {
+        for pending in due.values() {
             self.places.remove(&(pending.client as usize));
         }
         (due, emptied.into_values().collect())
@@ -188,9 +191,8 @@ impl Call<'_> {
         }));
         let ctx = self.ctx();
         let queued = with_queue(|queue| {
-            if !queue.timers.contains_key(&due_ms) {
-                let timer = start_timer(ctx, due_ms, delay_ms)?;
-                queue.timers.insert(due_ms, timer);
+            if let Entry::Vacant(slot) = queue.timers.entry(due_ms) {
+                slot.insert(start_timer(ctx, due_ms, delay_ms)?);
             }
             queue.push(due_ms, pending.take()?);
             Some(())
@@ -213,7 +215,7 @@ impl Call<'_> {
 fn start_timer(ctx: *mut RedisModuleCtx, due_ms: i64, delay_ms: i64) -> Option<RedisModuleTimerID> {
     // The timer's data is its due millisecond, not a pointer (epoch milliseconds are positive
     // and fit in a pointer on the 64-bit targets Redis modules run on).
-    let data = std::ptr::without_provenance_mut::<c_void>(usize::try_from(due_ms).ok()?);
+    let data = usize::try_from(due_ms).ok()? as *mut c_void;
     // SAFETY: the command's context; `timer_entry` lives as long as the module.
     unsafe {
         redis_api!(RedisModule_CreateTimer(
@@ -245,7 +247,7 @@ unsafe extern "C" fn timer_entry(ctx: *mut RedisModuleCtx, data: *mut c_void) {
     for timer in emptied {
         stop_timer(ctx, timer);
     }
-    for pending in due {
+    for pending in due.into_values() {
         release(pending.client, Some(pending));
     }
 }
