@@ -155,7 +155,11 @@ fn waiters_due_together_cost_what_waiters_due_apart_cost() {
     let (together, together_usec) = storm(&server, "together", "1000000000");
 
     for (i, reply) in apart.iter().enumerate() {
-        assert_eq!([reply[0], reply[1], reply[3]], [0, 1, -1], "waiter {i}: {reply:?}");
+        assert_eq!(
+            [reply[0], reply[1], reply[3]],
+            [0, 1, -1],
+            "waiter {i}: {reply:?}"
+        );
         // A capacity of one: the token is back exactly when the TAT is reached.
         assert_eq!(reply[2], i64::from(reply[4] == 0), "waiter {i}: {reply:?}");
         // At its release the stored TAT stands after every reservation: (WAITERS - i) ms
