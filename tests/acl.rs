@@ -72,7 +72,7 @@ fn write_category_is_enforced_where_the_server_supports_it() {
         let error = result.expect_err("a user without @write is denied");
         assert_eq!(error.code(), Some("NOPERM"), "{error}");
     } else {
-        // Redis 7.0 has no module ACL categories: the README says to name the commands instead.
+        // Redis 7.0 has no module ACL categories: docs/production.md says to name the commands instead.
         assert!(
             !throttle_categories.contains("write"),
             "{throttle_categories}"

@@ -185,7 +185,7 @@ fn transactions_and_scripts_do_not_block() {
     assert_eq!(key_state(&mut con, b"k"), before, "nothing reserved");
 }
 
-/// The README says: a reservation whose client disconnects stays spent.
+/// docs/reference.md says: a reservation whose client disconnects stays spent.
 #[test]
 fn a_disconnected_waiter_keeps_its_reservation() {
     // One token per second: the first call takes it, the leaver reserves the next one

@@ -344,7 +344,7 @@ fn a_plain_load_logs_no_warning() {
     assert!(!log.to_lowercase().contains("defrag"), "{log}");
 }
 
-/// Documented in the README: the DMA read that every call does converts an int-encoded value
+/// Documented in docs/production.md: the DMA read that every call does converts an int-encoded value
 /// (a plain SET of digits, RESTORE, a promoted replica) to raw encoding in place. The bytes,
 /// expiry, events and WATCH are untouched.
 #[test]
