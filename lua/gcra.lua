@@ -575,52 +575,70 @@ local function option_name(text)
   return OPTIONS[name] and name or nil
 end
 
+-- The error for more option arguments than any valid request has (args[from] on): an option
+-- given twice, if one is, names the mistake; otherwise `too_many`, the wrong arity. Read as
+-- `parse_options` reads them: BLOCK and SOFT take the next argument as their value, anything
+-- else is passed over (args.rs, too_many_options).
+local function too_many_options(args, from, too_many)
+  local seen, at = {}, from
+  while at <= #args do
+    local name = option_name(args[at])
+    at = at + 1
+    if name then
+      if seen[name] then
+        return E.RepeatedOption
+      end
+      seen[name] = true
+      if name == 'BLOCK' or name == 'SOFT' then
+        at = at + 1
+      end
+    end
+  end
+  return too_many
+end
+
 -- `[quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`, from args[from] on: the quantity
 -- (default 1) comes first; the options follow in any order, each at most once, in any case.
 -- Returns the quantity, whether replies are in milliseconds, and the mode: nil (plain) or
 -- { kind, value }.
 local function parse_options(args, from, too_many)
   if #args - from + 1 > 4 then
-    fail(too_many)
+    fail(too_many_options(args, from, too_many))
   end
   local quantity, at = 1, from
   if args[from] and not option_name(args[from]) then
     quantity, at = parse_quantity(args[from]), from + 1
   end
-  local in_ms, mode = false, nil
+  local in_ms, mode, seen = false, nil, {}
   while at <= #args do
-    local name = option_name(args[at])
+    local name = option_name(args[at]) or fail(E.UnknownOption)
     at = at + 1
-    local next_mode
+    -- A repeat or a second mode is wrong whatever value follows: said before reading it.
+    if seen[name] then
+      fail(E.RepeatedOption)
+    end
+    seen[name] = true
+    if name ~= 'MS' and mode then
+      fail(E.ConflictingOptions)
+    end
     if name == 'MS' then
-      if in_ms then
-        fail(E.RepeatedOption)
-      end
       in_ms = true
     elseif name == 'ATMOST' then
-      next_mode = { kind = ATMOST }
+      mode = { kind = ATMOST }
     elseif name == 'BLOCK' then
       local ms = args[at] and parse_i64(args[at])
       at = at + 1
       if not ms or cmp(ms, 0) < 0 or cmp(ms, MAX_BLOCK_MS) > 0 then
         fail(E.InvalidBlock)
       end
-      next_mode = { kind = BLOCK, value = ms }
-    elseif name == 'SOFT' then
+      mode = { kind = BLOCK, value = ms }
+    else
       local factor_e9 = args[at] and parse_seconds_as_nanos(args[at])
       at = at + 1
       if not factor_e9 or cmp(factor_e9, MIN_SOFT) < 0 or cmp(factor_e9, MAX_SOFT) > 0 then
         fail(E.InvalidSoft)
       end
-      next_mode = { kind = SOFT, value = factor_e9 }
-    else
-      fail(E.UnknownOption)
-    end
-    if next_mode then
-      if mode then
-        fail(E.ConflictingOptions)
-      end
-      mode = next_mode
+      mode = { kind = SOFT, value = factor_e9 }
     end
   end
   if mode and cmp(quantity, 1) < 0 then
@@ -849,6 +867,33 @@ local function after(states, changes)
   return out
 end
 
+-- The reply to a refused SOFT request (modes.rs, `refused`): the soft limit's decision, with
+-- a retry_after never 0 in either unit. A request that fits the capacity: the time until it
+-- surely passes, at least 1 ms. A larger one that the band may admit: the time until the
+-- bucket drains, and at least 1 ms and the longest emission interval of the limits that
+-- refuse it (once drained its chance stays the same: this paces retries at the limit's rate).
+-- One that not even the hard limit fits: never.
+local MILLI = 1000000 -- a millisecond, in ns
+local function soft_refused(states, quantity, now, within_soft, fits_hard)
+  local retry_after_ns = within_soft.retry_after_ns
+  if retry_after_ns ~= nil then
+    retry_after_ns = larger(retry_after_ns, MILLI)
+  elseif fits_hard then
+    retry_after_ns = larger(within_soft.reset_after_ns, MILLI)
+    for _, state in ipairs(states) do
+      if decide(state.limit, quantity, state.tat, now).limited then
+        retry_after_ns = larger(state.limit.interval, retry_after_ns)
+      end
+    end
+  end
+  local refused = {}
+  for field, value in pairs(within_soft) do
+    refused[field] = value
+  end
+  refused.retry_after_ns = retry_after_ns
+  return refused
+end
+
 -- A request in any mode over `states`: the combined decision, one change per limit (none
 -- when nothing is written) and the reply's sixth element, if any (ATMOST: the tokens
 -- granted; SOFT: the suppression level in per mille). `draw` gives SOFT a uniform random
@@ -876,18 +921,10 @@ local function decide_with(mode, states, quantity, now, draw)
     hard[i] = { limit = scaled(state.limit, mode.value), tat = state.tat }
   end
   local over_hard, changes = decide_all(hard, quantity, now)
-  -- A request larger than the capacity never surely passes, but may inside the band: its
-  -- retry_after is then the time until the bucket drains (never only past the hard limit).
-  local refused = within_soft
-  if within_soft.retry_after_ns == nil and (not over_hard.limited or over_hard.retry_after_ns ~= nil) then
-    refused = {}
-    for field, value in pairs(within_soft) do
-      refused[field] = value
-    end
-    refused.retry_after_ns = larger(within_soft.reset_after_ns, 1)
-  end
+  -- Whether the band can ever admit it (never only past the hard limit).
+  local fits_hard = not over_hard.limited or over_hard.retry_after_ns ~= nil
   if over_hard.limited then
-    return refused, {}, 1000
+    return soft_refused(states, quantity, now, within_soft, fits_hard), {}, 1000
   end
   -- Inside the band: the limit furthest into its band sets the level.
   local level_ppm = 0
@@ -900,7 +937,7 @@ local function decide_with(mode, states, quantity, now, draw)
   if draw(now) >= level_ppm then
     return decide_all(after(states, changes), 0, now), changes, level
   end
-  return refused, {}, level
+  return soft_refused(states, quantity, now, within_soft, fits_hard), {}, level
 end
 
 -- SOFT's draws (random.rs): Park and Miller's generator, exact in doubles (products stay
@@ -994,9 +1031,12 @@ end
 -- CL.THROTTLE's and CL.PEEK's arguments: KEYS = key, ARGV = max_burst count period and the
 -- options. `arity` is the command's wrong-arity error.
 local function parse_single(keys, args, arity)
-  -- At least the command's arity (-5), at most three arguments and four options.
-  if #keys ~= 1 or #args < 3 or #args > 7 then
+  -- At least the command's arity (-5), at most three arguments and four options; past those,
+  -- before the limit is read, an option given twice or else the wrong arity.
+  if #keys ~= 1 or #args < 3 then
     fail(arity)
+  elseif #args > 7 then
+    fail(too_many_options(args, 4, arity))
   end
   local limit = parse_limit(args[1], args[2], args[3])
   local quantity, in_ms, mode = parse_options(args, 4, arity)

@@ -148,47 +148,45 @@ fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit, Mode)
         return Ok((1, Unit::Seconds, Mode::Plain));
     }
     if options.len() > MAX_OPTION_ARGS {
-        return Err(too_many);
+        return Err(too_many_options(options, too_many));
     }
     let (quantity, mut rest) = match options.split_first() {
         Some((first, rest)) if !is_option(first) => (parse_quantity(first)?, rest),
         _ => (1, options),
     };
-    let (mut unit, mut mode) = (Unit::Seconds, Mode::Plain);
+    let (mut unit, mut mode, mut seen) = (Unit::Seconds, Mode::Plain, Keywords::default());
     while let Some((&option, after)) = rest.split_first() {
         rest = after;
-        if option.eq_ignore_ascii_case(b"MS") {
-            if unit == Unit::Milliseconds {
-                return Err(Error::RepeatedOption);
-            }
-            unit = Unit::Milliseconds;
-            continue;
+        let keyword = Keyword::of(option).ok_or(Error::UnknownOption)?;
+        // A repeat or a second mode is wrong whatever value follows: said before reading it.
+        if !seen.insert(keyword) {
+            return Err(Error::RepeatedOption);
         }
-        let next = if option.eq_ignore_ascii_case(b"ATMOST") {
-            Mode::AtMost
-        } else if option.eq_ignore_ascii_case(b"BLOCK") {
-            let (&ms, after) = rest.split_first().ok_or(Error::InvalidBlock)?;
-            rest = after;
-            let ms = parse_i64(ms)
-                .filter(|ms| (0..=MAX_BLOCK_MS).contains(ms))
-                .ok_or(Error::InvalidBlock)?;
-            Mode::Block {
-                max_wait_ns: ms * NANOS_PER_MILLI,
-            }
-        } else if option.eq_ignore_ascii_case(b"SOFT") {
-            let (&factor, after) = rest.split_first().ok_or(Error::InvalidSoft)?;
-            rest = after;
-            let hard_factor_e9 = parse_seconds_as_nanos(factor)
-                .filter(|f| SOFT_FACTOR_RANGE.contains(f))
-                .ok_or(Error::InvalidSoft)?;
-            Mode::Soft { hard_factor_e9 }
-        } else {
-            return Err(Error::UnknownOption);
-        };
-        if mode != Mode::Plain {
+        if keyword != Keyword::Ms && mode != Mode::Plain {
             return Err(Error::ConflictingOptions);
         }
-        mode = next;
+        match keyword {
+            Keyword::Ms => unit = Unit::Milliseconds,
+            Keyword::AtMost => mode = Mode::AtMost,
+            Keyword::Block => {
+                let (&ms, after) = rest.split_first().ok_or(Error::InvalidBlock)?;
+                rest = after;
+                let ms = parse_i64(ms)
+                    .filter(|ms| (0..=MAX_BLOCK_MS).contains(ms))
+                    .ok_or(Error::InvalidBlock)?;
+                mode = Mode::Block {
+                    max_wait_ns: ms * NANOS_PER_MILLI,
+                };
+            }
+            Keyword::Soft => {
+                let (&factor, after) = rest.split_first().ok_or(Error::InvalidSoft)?;
+                rest = after;
+                let hard_factor_e9 = parse_seconds_as_nanos(factor)
+                    .filter(|f| SOFT_FACTOR_RANGE.contains(f))
+                    .ok_or(Error::InvalidSoft)?;
+                mode = Mode::Soft { hard_factor_e9 };
+            }
+        }
     }
     if mode != Mode::Plain && quantity < 1 {
         return Err(Error::ModeNeedsQuantity);
@@ -196,10 +194,75 @@ fn parse_options(options: &[&[u8]], too_many: Error) -> Result<(i64, Unit, Mode)
     Ok((quantity, unit, mode))
 }
 
+/// CL.THROTTLE's (and CL.PEEK's) error for more than [`MAX_ARGS_AFTER_KEY`] arguments after
+/// the key, which the handler gives before it reads the limit (as Redis checks an arity).
+pub fn too_many_args<K: ArgBytes>(args_after_key: &[K]) -> Error {
+    too_many_options(
+        args_after_key.get(3..).unwrap_or_default(),
+        Error::WrongArity,
+    )
+}
+
+/// The error for more option arguments than any valid request has (a quantity, MS and a mode
+/// with its value): an option given twice, if one is, names the mistake (`BLOCK 1 BLOCK 2`);
+/// otherwise the command's wrong arity. The options are read as the parser reads them (BLOCK
+/// and SOFT take the next argument as their value; anything else is passed over), and past
+/// the cap only: this may read every argument, the hot path never comes here.
+fn too_many_options<K: ArgBytes>(options: &[K], wrong_arity: Error) -> Error {
+    let (mut seen, mut rest) = (Keywords::default(), options);
+    while let Some((option, after)) = rest.split_first() {
+        rest = after;
+        let Some(keyword) = Keyword::of(option.bytes()) else {
+            continue;
+        };
+        if !seen.insert(keyword) {
+            return Error::RepeatedOption;
+        }
+        if matches!(keyword, Keyword::Block | Keyword::Soft) {
+            rest = rest.get(1..).unwrap_or_default();
+        }
+    }
+    wrong_arity
+}
+
+/// An option's keyword (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keyword {
+    Ms,
+    Block,
+    AtMost,
+    Soft,
+}
+
+impl Keyword {
+    fn of(arg: &[u8]) -> Option<Keyword> {
+        [
+            (Keyword::Ms, &b"MS"[..]),
+            (Keyword::Block, b"BLOCK"),
+            (Keyword::AtMost, b"ATMOST"),
+            (Keyword::Soft, b"SOFT"),
+        ]
+        .into_iter()
+        .find_map(|(keyword, name)| arg.eq_ignore_ascii_case(name).then_some(keyword))
+    }
+}
+
+/// The keywords given so far.
+#[derive(Default)]
+struct Keywords(u8);
+
+impl Keywords {
+    /// Adds `keyword`; false if it was given already.
+    fn insert(&mut self, keyword: Keyword) -> bool {
+        let bit = 1 << keyword as u8;
+        let new = self.0 & bit == 0;
+        self.0 |= bit;
+        new
+    }
+}
+
 fn is_option(arg: &[u8]) -> bool {
-    [&b"MS"[..], b"BLOCK", b"ATMOST", b"SOFT"]
-        .iter()
-        .any(|option| arg.eq_ignore_ascii_case(option))
+    Keyword::of(arg).is_some()
 }
 
 fn parse_quantity(bytes: &[u8]) -> Result<i64, Error> {
@@ -383,10 +446,7 @@ mod tests {
                 Error::InvalidSoft,
             ),
             (&["1", "1", "1", "SOFT", "2e1"], Error::InvalidSoft),
-            (
-                &["1", "1", "1", "ATMOST", "ATMOST"],
-                Error::ConflictingOptions,
-            ),
+            (&["1", "1", "1", "ATMOST", "ATMOST"], Error::RepeatedOption),
             (
                 &["1", "1", "1", "ATMOST", "BLOCK", "5"],
                 Error::ConflictingOptions,
@@ -400,6 +460,111 @@ mod tests {
         ];
         for (args, expected) in cases {
             assert_eq!(parse(args), Err(expected), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn an_option_twice_is_named_before_its_value_and_past_the_cap() {
+        let cases: [(&[&str], Error); 18] = [
+            // The same mode twice, within the cap and past it.
+            (&["1", "1", "1", "atmost", "ATMOST"], Error::RepeatedOption),
+            (
+                &["1", "1", "1", "SOFT", "2", "soft", "3"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "1", "1", "BLOCK", "1", "BLOCK", "x"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "1", "1", "1", "BLOCK", "1", "BLOCK", "2"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "1", "1", "1", "SOFT", "2", "SOFT", "2"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "1", "1", "1", "ATMOST", "MS", "ATMOST", "MS"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "1", "1", "MS", "x", "y", "z", "ms"],
+                Error::RepeatedOption,
+            ),
+            // Two different modes: whatever value follows the second.
+            (
+                &["1", "1", "1", "ATMOST", "BLOCK", "x"],
+                Error::ConflictingOptions,
+            ),
+            (
+                &["1", "1", "1", "BLOCK", "5", "SOFT"],
+                Error::ConflictingOptions,
+            ),
+            (
+                &["1", "1", "1", "SOFT", "2", "BLOCK", "5"],
+                Error::ConflictingOptions,
+            ),
+            // A value is a value, even one spelled like an option.
+            (&["1", "1", "1", "BLOCK", "BLOCK"], Error::InvalidBlock),
+            (&["1", "1", "1", "SOFT", "ms", "MS"], Error::InvalidSoft),
+            // Past the cap with no option twice: too many arguments.
+            (&["1", "1", "1", "1", "2", "3", "4", "5"], Error::WrongArity),
+            (
+                &["1", "1", "1", "1", "BLOCK", "MS", "MS", "x"],
+                Error::WrongArity,
+            ),
+            (
+                &["1", "1", "1", "1", "SOFT", "SOFT", "2", "x"],
+                Error::WrongArity,
+            ),
+            (
+                &["1", "1", "1", "1", "ATMOST", "BLOCK", "1", "SOFT", "2"],
+                Error::WrongArity,
+            ),
+            (
+                &["1", "1", "1", "1", "MS", "ATMOST", "junk", "junk"],
+                Error::WrongArity,
+            ),
+            (
+                &["1", "1", "1", "MS", "BLOCK", "1", "x", "ATMOST", "x"],
+                Error::WrongArity,
+            ),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(parse(args), Err(expected), "{args:?}");
+            let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+            if args.len() > MAX_ARGS_AFTER_KEY {
+                // The handler's error past the cap is the parser's.
+                assert_eq!(too_many_args(&bytes), expected, "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn past_the_cap_the_error_comes_before_the_limit_is_read() {
+        let args = |list: &[&'static str]| -> Vec<&'static [u8]> {
+            list.iter().map(|arg| arg.as_bytes()).collect()
+        };
+        let cases: [(&[&str], Error); 5] = [
+            (
+                &["x", "x", "x", "1", "MS", "MS", "x", "x"],
+                Error::RepeatedOption,
+            ),
+            (&["x", "x", "x", "1", "2", "3", "4", "5"], Error::WrongArity),
+            // The limit's three places are never read as options.
+            (
+                &["MS", "MS", "x", "1", "2", "3", "4", "5"],
+                Error::WrongArity,
+            ),
+            (
+                &["1", "1", "1", "ms", "1", "BLOCK", "2", "Ms"],
+                Error::RepeatedOption,
+            ),
+            (&[], Error::WrongArity),
+        ];
+        for (list, expected) in cases {
+            assert_eq!(too_many_args(&args(list)), expected, "{list:?}");
         }
     }
 
@@ -454,7 +619,7 @@ mod tests {
 
     #[test]
     fn throttle_all_rejects_bad_counts_groups_and_junk() {
-        let cases: [(&[&str], Error); 12] = [
+        let cases: [(&[&str], Error); 15] = [
             (&[], Error::WrongArityAll),
             (
                 &["2", "k", "1", "1", "1", "k", "1", "1", "1"],
@@ -480,6 +645,18 @@ mod tests {
             (
                 &["1", "k", "1", "1", "1", "1", "MS", "BLOCK", "1", "junk"],
                 Error::WrongArityAll,
+            ),
+            (
+                &["1", "k", "1", "1", "1", "1", "BLOCK", "1", "BLOCK", "2"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "k", "1", "1", "1", "ATMOST", "atmost"],
+                Error::RepeatedOption,
+            ),
+            (
+                &["1", "k", "1", "1", "1", "ATMOST", "SOFT", "2"],
+                Error::ConflictingOptions,
             ),
             (
                 &["1", "k", "1", "1", "1", "1", "junk"],

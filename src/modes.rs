@@ -13,7 +13,8 @@
 #![forbid(unsafe_code)]
 
 use crate::error::Error;
-use crate::gcra::{band_level_ppm, decide_all, Decision, Limit, TatChange};
+use crate::gcra::{band_level_ppm, decide, decide_all, Decision, Limit, TatChange};
+use crate::units::NANOS_PER_MILLI;
 
 /// What a request does besides taking its tokens now: at most one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,21 +153,13 @@ fn soft(
         .map(|&(limit, tat)| (limit.scaled(hard_factor_e9), tat))
         .collect();
     let (over_hard, changes) = decide_all(&hard, quantity, now)?;
-    // A request larger than the capacity never surely passes, but may inside the band: its
-    // retry_after is then the time until the bucket drains, when its chance is best (-1 only
-    // when it cannot fit even the hard limit).
+    // Whether the band can ever admit it (-1 only when not even the hard limit fits it).
     let fits_hard = !over_hard.limited || over_hard.retry_after_ns.is_some();
-    let refused = match within_soft.0.retry_after_ns {
-        None if fits_hard => Decision {
-            retry_after_ns: Some(within_soft.0.reset_after_ns.max(1)),
-            ..within_soft.0
-        },
-        _ => within_soft.0,
-    };
+    let refuse = || refused(states, quantity, now, within_soft.0, fits_hard);
     if over_hard.limited {
         return Ok(Outcome {
             extra: Some(PER_MILLE),
-            ..Outcome::plain((refused, Vec::new()))
+            ..Outcome::plain((refuse()?, Vec::new()))
         });
     }
     // Inside the band: the limit furthest into its band sets the level.
@@ -189,9 +182,50 @@ fn soft(
         Ok(Outcome {
             extra: Some(level),
             suppressed: true,
-            ..Outcome::plain((refused, Vec::new()))
+            ..Outcome::plain((refuse()?, Vec::new()))
         })
     }
+}
+
+/// The reply to a refused SOFT request: the soft limit's decision (limited), with a
+/// retry_after that is never 0 in either unit, since a client that honours it would retry at
+/// once, in a loop, which is the load SOFT exists to shed:
+/// - a request that fits the capacity: the time until it surely passes, at least 1 ms;
+/// - a larger one, which never surely passes but may inside the band: the time until the
+///   bucket drains, when its chance is best, and at least one emission interval (period /
+///   count) of the limits that refuse it, and 1 ms. Once drained its chance stays the same,
+///   so a retry sooner would only draw again: this paces such retries at the limit's rate;
+/// - one that not even the hard limit fits: never (-1), as without SOFT.
+fn refused(
+    states: &[(Limit, Option<i64>)],
+    quantity: i64,
+    now: i64,
+    within_soft: Decision,
+    fits_hard: bool,
+) -> Result<Decision, Error> {
+    let retry_after_ns = match within_soft.retry_after_ns {
+        Some(wait) => Some(wait.max(NANOS_PER_MILLI)),
+        None if fits_hard => {
+            let mut wait = within_soft.reset_after_ns.max(NANOS_PER_MILLI);
+            for (limit, tat) in states {
+                if decide(limit, quantity, *tat, now)?.limited {
+                    wait = wait.max(interval_ns(limit)?);
+                }
+            }
+            Some(wait)
+        }
+        None => None,
+    };
+    Ok(Decision {
+        retry_after_ns,
+        ..within_soft
+    })
+}
+
+/// A limit's emission interval (period / count), in ns: what a single token on an empty
+/// bucket takes to reset (the core keeps the interval itself private).
+fn interval_ns(limit: &Limit) -> Result<i64, Error> {
+    Ok(decide(limit, 1, None, 0)?.reset_after_ns)
 }
 
 /// Each limit with its TAT after `changes` (no changes: as it was).

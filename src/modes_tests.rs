@@ -275,6 +275,25 @@ fn soft_with_a_factor_of_one_is_the_plain_limit() {
     let plain = decide(&limit, 1, tat, T0).expect("decided");
     assert_eq!(soft.decision, plain);
     assert_eq!(soft.extra, Some(1000));
+    // Except that its retry_after is never below 1 ms (plain's 400 us says "0 s").
+    let close = Some(T0 + 400_000);
+    let soft = decide_with(
+        Mode::Soft { hard_factor_e9: S },
+        &one(limit, close),
+        1,
+        T0,
+        0,
+    )
+    .expect("decided");
+    let plain = decide(&limit, 1, close, T0).expect("decided");
+    assert_eq!(plain.retry_after_ns, Some(400_000));
+    assert_eq!(
+        soft.decision,
+        Decision {
+            retry_after_ns: Some(MS),
+            ..plain
+        }
+    );
 }
 
 #[test]
@@ -292,8 +311,8 @@ fn soft_gives_a_retry_time_to_what_only_the_band_can_admit() {
             refused += 1;
             assert_eq!(
                 outcome.decision.retry_after_ns,
-                Some(S / 2),
-                "when the bucket drains"
+                Some(S),
+                "the bucket drains in 0.5 s, but no sooner than one interval"
             );
         } else {
             admitted += 1;
@@ -303,10 +322,90 @@ fn soft_gives_a_retry_time_to_what_only_the_band_can_admit() {
         admitted > 0 && refused > 0,
         "{admitted} admitted, {refused} refused"
     );
-    // On an empty bucket the best time is now.
-    let empty = decide_with(soft, &one(limit, None), 2, T0, 0).expect("decided");
-    assert_eq!(empty.decision.retry_after_ns, Some(1));
+    // Draining takes longer than an interval: when the bucket drains (here past the hard
+    // limit: 1.5 s + 2 s ahead of now is over 3 s).
+    let full =
+        decide_with(soft, &one(limit, Some(T0 + 3 * S / 2)), 2, T0, 999_999).expect("decided");
+    assert_eq!((full.extra, full.suppressed), (Some(1000), false));
+    assert_eq!(full.decision.retry_after_ns, Some(3 * S / 2));
     // Four tokens do not fit even the hard limit (3): never.
     let never = decide_with(soft, &one(limit, None), 4, T0, 999_999).expect("decided");
     assert_eq!(never.decision.retry_after_ns, None);
+}
+
+/// Issue 19: `CL.THROTTLE sx 2 1 1 5 SOFT 2` on an empty key said `[1, 3, 3, 0, 0, 666]`:
+/// limited, retry at once. Its chance is already the best it gets, so it is told to wait one
+/// emission interval, in either unit.
+#[test]
+fn soft_never_says_retry_in_zero() {
+    let soft = |hard_factor_e9| Mode::Soft { hard_factor_e9 };
+    let integers = |outcome: &Outcome| {
+        [
+            crate::reply::integers(&outcome.decision, crate::reply::Unit::Seconds),
+            crate::reply::integers(&outcome.decision, crate::reply::Unit::Milliseconds),
+        ]
+    };
+    let limit = Limit::new(2, 1, S).expect("valid");
+    let outcome = decide_with(soft(2 * S), &one(limit, None), 5, T0, 0).expect("decided");
+    assert_eq!((outcome.extra, outcome.suppressed), (Some(666), true));
+    assert_eq!(outcome.decision.retry_after_ns, Some(S));
+    assert_eq!(integers(&outcome), [[1, 3, 3, 1, 0], [1, 3, 3, 1_000, 0]]);
+
+    // An interval below 1 ms (1 us): at least 1 ms, so the seconds reply says 1.
+    let fast = Limit::new(0, 1_000_000, S).expect("valid");
+    let outcome = decide_with(soft(3 * S), &one(fast, None), 2, T0, 0).expect("decided");
+    assert!(outcome.suppressed);
+    assert_eq!(outcome.decision.retry_after_ns, Some(MS));
+    assert_eq!(integers(&outcome), [[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]]);
+
+    // A request that fits the capacity, refused just inside the band: the time until it
+    // surely passes (0.5 ms) is raised to 1 ms, not to an interval (10 ms).
+    let limit = Limit::new(9, 100, S).expect("valid");
+    let tat = Some(T0 + 90 * MS + MS / 2);
+    let outcome = decide_with(soft(3 * S), &one(limit, tat), 1, T0, 0).expect("decided");
+    let plain = decide(&limit, 1, tat, T0).expect("decided");
+    assert_eq!(plain.retry_after_ns, Some(MS / 2));
+    assert_eq!((outcome.extra, outcome.suppressed), (Some(2), true));
+    assert_eq!(outcome.decision.retry_after_ns, Some(MS));
+    assert_eq!(integers(&outcome), [[1, 10, 0, 1, 1], [1, 10, 0, 1, 91]]);
+    // Where the time until it surely passes is longer, it is kept as it is.
+    let deeper = Some(T0 + 150 * MS);
+    let outcome = decide_with(soft(3 * S), &one(limit, deeper), 1, T0, 0).expect("decided");
+    assert!(outcome.suppressed);
+    assert_eq!(outcome.decision.retry_after_ns, Some(60 * MS));
+}
+
+#[test]
+fn soft_paces_an_oversized_request_at_the_slowest_limit_that_refuses_it() {
+    // Two tokens: more than the per-second limit's capacity (1); the per-minute one (bursts
+    // of 2, an interval of 6 s) refuses them only while it holds less than two.
+    let second = Limit::new(0, 1, S).expect("valid");
+    let minute = Limit::new(1, 10, 60 * S).expect("valid");
+    let soft = Mode::Soft {
+        hard_factor_e9: 3 * S,
+    };
+    let retry = |minute_tat| {
+        let outcome =
+            decide_with(soft, &[(second, None), (minute, minute_tat)], 2, T0, 0).expect("decided");
+        assert!(
+            outcome.decision.limited && outcome.suppressed,
+            "{outcome:?}"
+        );
+        outcome.decision.retry_after_ns
+    };
+    assert_eq!(
+        retry(None),
+        Some(S),
+        "the per-minute limit does not refuse: not 6 s"
+    );
+    assert_eq!(
+        retry(Some(T0 + S)),
+        Some(6 * S),
+        "both refuse: the longer interval"
+    );
+    assert_eq!(
+        retry(Some(T0 + 10 * S)),
+        Some(10 * S),
+        "when both have drained"
+    );
 }

@@ -146,8 +146,16 @@ fn throttle_all_errors_write_nothing() {
         .arg("x")
         .query::<()>(&mut con)
         .expect("RPUSH");
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["0"], "wrong number of arguments"),
+        (
+            &["1", "a", "1", "1", "1", "1", "BLOCK", "1", "BLOCK", "2"],
+            "an option appears twice",
+        ),
+        (
+            &["1", "a", "1", "1", "1", "SOFT", "2", "ATMOST"],
+            "cannot be combined",
+        ),
         (&["0", "a", "1", "1", "1"], "numlimits"),
         (&["x", "a", "1", "1", "1"], "numlimits"),
         (&["2", "a", "1", "1", "1"], "numlimits"),

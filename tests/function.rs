@@ -698,3 +698,195 @@ fn modes_and_peek_reply_as_the_module() {
         );
     }
 }
+
+/// Issue 19: an option given twice is named as such, by the module and by the function, in
+/// each command, within the argument cap and past it; two different modes "cannot be
+/// combined" (whatever value follows the second); too many arguments that repeat no option
+/// are the command's wrong arity. Nothing is written.
+#[test]
+fn an_option_twice_is_named_as_such_by_the_module_and_the_function() {
+    const TWICE: &str = "ERR an option appears twice";
+    const COMBINED: &str = "ERR BLOCK, ATMOST and SOFT cannot be combined: give at most one";
+    let server = Server::start();
+    let mut con = server.connect();
+    load_functions(&mut con, &function_library());
+    throttle(&mut con, b"existing", &["15", "30", "60"]);
+    let before = key_state(&mut con, b"existing");
+    // (the arguments after the key, the error; None: the command's wrong arity)
+    let cases: [(&[&str], Option<&str>); 10] = [
+        (
+            &["15", "30", "60", "1", "BLOCK", "1", "BLOCK", "2"],
+            Some(TWICE),
+        ),
+        (&["15", "30", "60", "1", "ATMOST", "ATMOST"], Some(TWICE)),
+        (&["15", "30", "60", "SOFT", "2", "soft", "3"], Some(TWICE)),
+        (
+            &["15", "30", "60", "1", "MS", "SOFT", "2", "SOFT", "2"],
+            Some(TWICE),
+        ),
+        (&["15", "30", "60", "BLOCK", "1", "BLOCK", "x"], Some(TWICE)),
+        (&["15", "30", "60", "MS", "ms"], Some(TWICE)),
+        (
+            &["15", "30", "60", "1", "BLOCK", "1", "ATMOST"],
+            Some(COMBINED),
+        ),
+        (&["15", "30", "60", "ATMOST", "SOFT", "x"], Some(COMBINED)),
+        (&["15", "30", "60", "1", "2", "3", "4", "5"], None),
+        (&["15", "30", "60", "1", "MS", "BLOCK", "1", "x"], None),
+    ];
+    for key in ["fresh", "existing"] {
+        for (args, error) in cases {
+            let want = |command: &str| {
+                Err(error.map_or_else(
+                    || format!("ERR wrong number of arguments for '{command}' command"),
+                    str::to_string,
+                ))
+            };
+            for (command, function) in [("CL.THROTTLE", "cl_throttle"), ("CL.PEEK", "cl_peek")] {
+                let module = outcome(&mut con, redis::cmd(command).arg(key).arg(args));
+                assert_eq!(module, want(command), "{command} {key} {args:?}");
+                let function = outcome(&mut con, &all_cmd(function, &[key], args));
+                assert_eq!(function, want(command), "{function:?} {key} {args:?}");
+            }
+            let module = outcome(
+                &mut con,
+                redis::cmd("CL.THROTTLEALL").arg(1).arg(key).arg(args),
+            );
+            assert_eq!(module, want("CL.THROTTLEALL"), "CL.THROTTLEALL {args:?}");
+            let function = outcome(&mut con, &all_cmd("cl_throttleall", &[key], args));
+            assert_eq!(function, want("CL.THROTTLEALL"), "cl_throttleall {args:?}");
+        }
+    }
+    // Past the cap, CL.THROTTLE and CL.PEEK answer before reading the limit, as for the wrong
+    // arity; CL.THROTTLEALL reads its limits first (their number says where options start).
+    let bad_limit = ["x", "30", "60", "1", "MS", "ms", "x", "x"];
+    for (command, function) in [("CL.THROTTLE", "cl_throttle"), ("CL.PEEK", "cl_peek")] {
+        let module = outcome(&mut con, redis::cmd(command).arg("fresh").arg(&bad_limit));
+        assert_eq!(module, Err(TWICE.to_string()), "{command}");
+        let function = outcome(&mut con, &all_cmd(function, &["fresh"], &bad_limit));
+        assert_eq!(function, module, "{function:?}");
+    }
+    let module = outcome(
+        &mut con,
+        redis::cmd("CL.THROTTLEALL")
+            .arg(1)
+            .arg("fresh")
+            .arg(&bad_limit),
+    );
+    assert!(
+        module
+            .as_ref()
+            .is_err_and(|e| e.starts_with("ERR invalid max_burst")),
+        "{module:?}"
+    );
+    let function = outcome(&mut con, &all_cmd("cl_throttleall", &["fresh"], &bad_limit));
+    assert_eq!(function, module);
+    assert_eq!(get(&mut con, b"fresh"), None);
+    assert_eq!(key_state(&mut con, b"existing"), before);
+}
+
+/// Issue 19: a refused SOFT request never says "retry in 0", through the module or the
+/// function: `2 1 1 5 SOFT 2` on an empty key said `[1, 3, 3, 0, 0, 666]`. Larger than the
+/// capacity, it waits at least an interval of the limits that refuse it, and 1 ms.
+#[test]
+fn soft_never_says_retry_in_zero_in_the_module_or_the_function() {
+    let server = Server::start();
+    let mut con = server.connect();
+    load_functions(&mut con, &function_library());
+    // (keys, the limits and options, the reply when refused, when admitted)
+    type Texts = &'static [&'static str];
+    let cases: [(Texts, Texts, [i64; 6], [i64; 6]); 6] = [
+        (
+            &["sx"],
+            &["2", "1", "1", "5", "SOFT", "2"],
+            [1, 3, 3, 1, 0, 666],
+            [0, 3, 0, -1, 5, 666],
+        ),
+        (
+            &["sx"],
+            &["2", "1", "1", "5", "SOFT", "2", "MS"],
+            [1, 3, 3, 1_000, 0, 666],
+            [0, 3, 0, -1, 5_000, 666],
+        ),
+        // An interval of 1 us: at least 1 ms, so the seconds reply says 1.
+        (
+            &["fast"],
+            &["0", "1000000", "1", "2", "SOFT", "3"],
+            [1, 1, 1, 1, 0, 500],
+            [0, 1, 0, -1, 0, 500],
+        ),
+        (
+            &["fast"],
+            &["0", "1000000", "1", "2", "SOFT", "3", "MS"],
+            [1, 1, 1, 1, 0, 500],
+            [0, 1, 0, -1, 1, 500],
+        ),
+        // Per second (capacity 1) and per minute (capacity 2, not refusing two tokens):
+        // the per-second interval paces the retry.
+        (
+            &["{u}s", "{u}m"],
+            &["0", "1", "1", "1", "10", "60", "2", "SOFT", "3"],
+            [1, 1, 1, 1, 0, 500],
+            [0, 1, 0, -1, 12, 500],
+        ),
+        (
+            &["{u}s", "{u}m"],
+            &["0", "1", "1", "1", "10", "60", "2", "SOFT", "3", "MS"],
+            [1, 1, 1, 1_000, 0, 500],
+            [0, 1, 0, -1, 12_000, 500],
+        ),
+    ];
+    for (keys, args, refused, admitted) in cases {
+        for function in [false, true] {
+            let mut module_args: Vec<&str> = Vec::new();
+            if keys.len() > 1 {
+                module_args.push("2");
+                for (i, key) in keys.iter().enumerate() {
+                    module_args.push(key);
+                    module_args.extend(&args[3 * i..3 * i + 3]);
+                }
+                module_args.extend(&args[3 * keys.len()..]);
+            } else {
+                module_args.push(keys[0]);
+                module_args.extend(args);
+            }
+            let (mut refusals, mut admissions) = (0, 0);
+            // Each call on empty keys draws again: refused with probability 0.666 or 0.5.
+            for _ in 0..200 {
+                let _: () = redis::cmd("DEL").arg(keys).query(&mut con).expect("DEL");
+                let reply = if function {
+                    let entry = if keys.len() > 1 {
+                        "cl_throttleall"
+                    } else {
+                        "cl_throttle"
+                    };
+                    outcome(&mut con, &all_cmd(entry, keys, args))
+                } else {
+                    let command = if keys.len() > 1 {
+                        "CL.THROTTLEALL"
+                    } else {
+                        "CL.THROTTLE"
+                    };
+                    outcome(&mut con, redis::cmd(command).arg(&module_args))
+                };
+                let reply = reply.unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                if reply == refused {
+                    refusals += 1;
+                    for key in keys {
+                        assert_eq!(get(&mut con, key.as_bytes()), None, "refused: no write");
+                    }
+                } else {
+                    assert_eq!(reply, admitted, "{args:?} (function: {function})");
+                    admissions += 1;
+                }
+                if refusals >= 3 && admissions >= 1 {
+                    break;
+                }
+            }
+            assert!(
+                refusals >= 3 && admissions >= 1,
+                "{args:?} (function: {function}): {refusals} refused, {admissions} admitted"
+            );
+        }
+    }
+}

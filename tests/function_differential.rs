@@ -157,9 +157,13 @@ fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<gcra::TatChange>), String> 
             (Entry::Peek, Error::WrongArity) => Error::WrongArityPeek,
             (_, error) => error,
         };
-        // The handler's arity check before parsing; a call with other than one key has none.
-        if call.keys.len() != 1 || args.len() > args::MAX_ARGS_AFTER_KEY {
+        // A call with other than one key has no arity; past the cap, the handler's error
+        // comes before parsing (an option given twice, or the wrong arity).
+        if call.keys.len() != 1 {
             return Err(text(arity(Error::WrongArity)));
+        }
+        if args.len() > args::MAX_ARGS_AFTER_KEY {
+            return Err(text(arity(args::too_many_args(&args))));
         }
         let parsed = args::parse_throttle((), &args).map_err(|e| text(arity(e)))?;
         if call.entry == Entry::Peek && parsed.mode != modes::Mode::Plain {
@@ -839,6 +843,77 @@ fn edge_cases(exact_path_only: bool) {
             Stored::Value(format!("0000{real_now}").into_bytes()),
             real_now,
         ),
+        // An option twice, within the cap and past it (issue 19): "appears twice", before the
+        // limit is read where the cap is passed; two different modes: "cannot be combined",
+        // before the second's value; too many with no repeat: the wrong arity.
+        (
+            args(&["15", "30", "60", "1", "BLOCK", "1", "BLOCK", "2"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "1", "ATMOST", "ATMOST"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "SOFT", "2", "soft", "3"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "BLOCK", "1", "block", "x"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["x", "30", "60", "1", "MS", "MS", "x", "x"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "1", "ATMOST", "BLOCK", "x"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "1", "2", "3", "4", "5"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["15", "30", "60", "1", "BLOCK", "MS", "MS", "x"]),
+            Stored::Absent,
+            real_now,
+        ),
+        // SOFT refused: never "retry in 0" (issue 19). Larger than the capacity on an empty
+        // bucket: one interval (1 s); with an interval of 1 us: 1 ms; refused just inside the
+        // band (0.5 ms from surely passing): 1 ms; with a factor of 1, 0.4 ms away: 1 ms.
+        (
+            args(&["2", "1", "1", "5", "SOFT", "2"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["2", "1", "1", "5", "SOFT", "2", "MS"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["0", "1000000", "1", "2", "SOFT", "3"]),
+            Stored::Absent,
+            real_now,
+        ),
+        (
+            args(&["9", "100", "1", "1", "SOFT", "3", "MS"]),
+            tat(real_now + 90_500_000),
+            real_now,
+        ),
+        (
+            args(&["0", "1", "1", "1", "SOFT", "1"]),
+            tat(real_now + 400_000),
+            real_now,
+        ),
     ];
     for (i, (args, stored, now)) in cases.into_iter().enumerate() {
         let call = Call {
@@ -883,6 +958,46 @@ fn edge_cases(exact_path_only: bool) {
                 let _ = check(&mut con, &call);
             }
         }
+    }
+    soft_refusals_over_several_limits(&mut con, real_now);
+}
+
+/// SOFT over two limits (issue 19): a request larger than the first limit's capacity is told
+/// to wait at least the longest interval among the limits that refuse it, never 0.
+fn soft_refusals_over_several_limits(con: &mut Connection, real_now: i64) {
+    let second = ["0", "1", "1"];
+    let minute = ["1", "10", "60"];
+    // (the per-minute TAT, the reply the function must give)
+    let cases: [(Stored, [i64; 6]); 3] = [
+        (Stored::Absent, [1, 1, 1, 1_000, 0, 500]),
+        (
+            Stored::Value((real_now + 1_000_000_000).to_string().into_bytes()),
+            [1, 1, 1, 6_000, 1_000, 500],
+        ),
+        (
+            Stored::Value((real_now + 10_000_000_000).to_string().into_bytes()),
+            [1, 2, 0, 10_000, 10_000, 500],
+        ),
+    ];
+    for (i, (minute_tat, want)) in cases.into_iter().enumerate() {
+        let call = Call {
+            entry: Entry::All,
+            keys: vec![
+                format!("edge:soft:{i}:s").into_bytes(),
+                format!("edge:soft:{i}:m").into_bytes(),
+            ],
+            args: [&second[..], &minute[..], &["2", "SOFT", "3", "MS"][..]]
+                .concat()
+                .iter()
+                .map(|a| a.as_bytes().to_vec())
+                .collect(),
+            stored: vec![Stored::Absent, minute_tat],
+            now: real_now,
+            draw: 0,
+        };
+        let (got, writes) = check(con, &call);
+        assert_eq!(got, Ok(want.to_vec()), "{call:?}");
+        assert!(writes.is_empty(), "refused: nothing written");
     }
 }
 

@@ -132,12 +132,21 @@ fn bad_arguments_are_named_and_write_nothing() {
     let mut con = server.connect();
     throttle(&mut con, b"existing", &["5", "1", "60"]);
     let before = key_state(&mut con, b"existing");
-    let cases: [(&[&[u8]], &str); 16] = [
+    let cases: [(&[&[u8]], &str); 18] = [
         (&[], "wrong number of arguments"),
         (&[b"1", b"1"], "wrong number of arguments"),
         (
             &[b"1", b"1", b"1", b"1", b"MS", b"BLOCK", b"1", b"1"],
             "wrong number of arguments",
+        ),
+        // More arguments than the cap, because an option is given twice (issue 19).
+        (
+            &[b"15", b"30", b"60", b"1", b"BLOCK", b"1", b"BLOCK", b"2"],
+            "an option appears twice",
+        ),
+        (
+            &[b"15", b"30", b"60", b"1", b"ATMOST", b"ATMOST"],
+            "an option appears twice",
         ),
         (&[b"1", b"1", b"1", b"1", b"SECONDS"], "unknown option"),
         (&[b"1", b"1", b"0.0000000001"], "period"),
