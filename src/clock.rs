@@ -5,9 +5,10 @@
 
 #![forbid(unsafe_code)]
 
-use crate::error::Error;
+use gcra_core::units::NANOS_PER_SECOND;
+use gcra_core::Error;
+
 use crate::host;
-use crate::units::NANOS_PER_SECOND;
 
 pub fn now_ns() -> Result<i64, Error> {
     let (seconds, nanos) = host::wall_clock().ok_or(Error::Clock)?;

@@ -17,44 +17,47 @@
     )
 )]
 
-// The pure parts are public so that benches and fuzz targets can drive them directly.
-pub mod args;
 mod clock;
 mod commands;
-pub mod decimal;
-pub mod error;
-pub mod gcra;
 #[allow(unsafe_code)]
 mod host;
 mod memory_policy;
-pub mod modes;
 mod random;
-pub mod reply;
 mod stats;
 mod store;
-pub mod units;
 
 use std::ffi::CStr;
 
 use crate::commands::{Peek, Throttle, ThrottleAll};
-use crate::host::{Loading, RegisterError, Server};
+use crate::host::{Loading, Module, RegisterError, Server};
 use crate::memory_policy::MemoryPolicy;
 use crate::stats::Stats;
 
 /// Redis's allocator in the server (so INFO memory counts us); the system one in unit tests,
-/// benches and fuzzing (feature `system-alloc`), where no server provides it.
-#[cfg(not(any(test, feature = "system-alloc")))]
+/// where no server provides it.
+#[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: redis_module::alloc::RedisAlloc = redis_module::alloc::RedisAlloc;
-#[cfg(any(test, feature = "system-alloc"))]
-#[global_allocator]
-static ALLOCATOR: std::alloc::System = std::alloc::System;
 
-/// Short and without a dash: INFO prefixes our fields with it (gcra_allowed, ...).
-const MODULE_NAME: &CStr = c"gcra";
+/// The module: CL.THROTTLE, CL.THROTTLEALL, CL.PEEK and the INFO section `gcra_stats`.
+struct Gcra;
 
-/// MODULE LIST shows major * 10000 + minor * 100 + patch of the crate version.
-const MODULE_VERSION: i32 = version_number();
+host::export_module!(crate::Gcra);
+
+impl Module for Gcra {
+    /// Short and without a dash: INFO prefixes our fields with it (gcra_allowed, ...).
+    const NAME: &'static CStr = c"gcra";
+    /// MODULE LIST shows major * 10000 + minor * 100 + patch of the crate version.
+    const VERSION: i32 = version_number();
+
+    fn load(module: &Loading<'_>, arg_count: usize) -> Result<(), &'static CStr> {
+        load(module, arg_count)
+    }
+
+    fn unload(server: &Server<'_>) -> bool {
+        unload(server)
+    }
+}
 
 const fn version_number() -> i32 {
     parse_version_part(env!("CARGO_PKG_VERSION_MAJOR")) * 10_000

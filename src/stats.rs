@@ -7,9 +7,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::gcra::Decision;
+use gcra_core::pipeline::Tally;
+
 use crate::host::{Info, InfoSource};
-use crate::modes::Outcome;
 
 static ALLOWED: AtomicU64 = AtomicU64::new(0);
 static LIMITED: AtomicU64 = AtomicU64::new(0);
@@ -24,41 +24,31 @@ fn bump(counter: &AtomicU64) {
     counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
-/// Counts one call's (combined) decision.
-pub fn record(decision: &Decision, quantity: i64) {
-    bump(match quantity {
-        _ if decision.limited => &LIMITED,
-        0 => &PEEKED,
-        q if q < 0 => &REFUNDED,
-        _ => &ALLOWED,
-    });
+/// Counts one call, as the pipeline tallied it.
+pub fn count(tally: Tally) {
+    match tally {
+        Tally::Allowed => bump(&ALLOWED),
+        Tally::Limited => bump(&LIMITED),
+        Tally::Peeked => bump(&PEEKED),
+        Tally::Refunded => bump(&REFUNDED),
+        // A reservation counts as blocked now, and as released when answered.
+        Tally::Blocked => bump(&BLOCKED),
+        // A SOFT refusal inside the band: limited, and suppressed.
+        Tally::Suppressed => {
+            bump(&LIMITED);
+            bump(&SUPPRESSED);
+        }
+    }
 }
 
+/// A call answered with an error.
 pub fn record_error() {
     bump(&ERRORS);
-}
-
-/// A call with a mode: a reservation counts as blocked (and later as released), a SOFT
-/// refusal inside the band as limited and suppressed, anything else as `record` does.
-pub fn record_outcome(outcome: &Outcome, quantity: i64) {
-    if outcome.release.is_some() {
-        bump(&BLOCKED);
-        return;
-    }
-    record(&outcome.decision, quantity);
-    if outcome.suppressed {
-        bump(&SUPPRESSED);
-    }
 }
 
 /// A blocked call answered when its reservation was due.
 pub fn record_released() {
     bump(&RELEASED);
-}
-
-/// A CL.PEEK.
-pub fn record_peek() {
-    bump(&PEEKED);
 }
 
 /// The INFO section. Redis prefixes names with the module's: `gcra_stats`, `gcra_allowed`...
@@ -89,22 +79,33 @@ impl InfoSource for Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gcra::{decide, Limit};
 
     #[test]
-    fn each_call_lands_in_one_counter() {
-        let limit = Limit::new(0, 1, 60_000_000_000).expect("valid");
-        let snapshot = || [&ALLOWED, &LIMITED, &PEEKED, &REFUNDED].map(|c| c.load(Relaxed));
-        let before = snapshot();
-        let allowed = decide(&limit, 1, None, 1).expect("decision");
-        record(&allowed, 1);
-        let limited = decide(&limit, 1, Some(60_000_000_001), 1).expect("decision");
-        record(&limited, 1);
-        record(&decide(&limit, 0, None, 1).expect("decision"), 0);
-        record(&decide(&limit, -1, None, 1).expect("decision"), -1);
-        let after = snapshot();
-        for (b, a) in before.iter().zip(after) {
-            assert_eq!(a, b + 1);
+    fn each_tally_lands_in_its_counters() {
+        let all = [
+            &ALLOWED,
+            &LIMITED,
+            &PEEKED,
+            &REFUNDED,
+            &BLOCKED,
+            &SUPPRESSED,
+        ];
+        let snapshot = || all.map(|c| c.load(Relaxed));
+        let cases = [
+            (Tally::Allowed, [1, 0, 0, 0, 0, 0]),
+            (Tally::Limited, [0, 1, 0, 0, 0, 0]),
+            (Tally::Peeked, [0, 0, 1, 0, 0, 0]),
+            (Tally::Refunded, [0, 0, 0, 1, 0, 0]),
+            (Tally::Blocked, [0, 0, 0, 0, 1, 0]),
+            (Tally::Suppressed, [0, 1, 0, 0, 0, 1]),
+        ];
+        for (tally, bumped) in cases {
+            let before = snapshot();
+            count(tally);
+            let after = snapshot();
+            for ((b, a), n) in before.iter().zip(after).zip(bumped) {
+                assert_eq!(a, b + n, "{tally:?}");
+            }
         }
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Thousands of seeded random calls, with arguments across their whole ranges (and invalid
 //! ones), stored TATs and a given "now", go to test-only entries that this test appends to the
-//! library; each reply, error text and written value and expiry must be what the Rust core
-//! (`core_answer`) computes for the same inputs. A second test checks the library's integer
-//! arithmetic against i128 directly.
+//! library; each reply, error text and written value and expiry must be what the module's
+//! request pipeline (`gcra_core::pipeline`, through `core_answer`) computes for the same
+//! inputs. The edge cases are a table, `tests/function_differential.edges`. A second test checks the
+//! library's integer arithmetic against i128 directly.
 //!
 //! `DIFF_SEED=<n>` replays a run; `DIFF_CASES=<n>` changes its length (default 10,000).
 
@@ -13,32 +14,8 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use error::Error;
-
-// The module's pure core, compiled into this test from its own sources: linking the crate
-// would install its global allocator, Redis's, which exists only inside a server (the test
-// would abort at its first allocation). The core's own unit tests come along and run here too.
-#[allow(dead_code)]
-#[path = "../src/args.rs"]
-mod args;
-#[allow(dead_code)]
-#[path = "../src/decimal.rs"]
-mod decimal;
-#[allow(dead_code)]
-#[path = "../src/error.rs"]
-mod error;
-#[allow(dead_code)]
-#[path = "../src/gcra.rs"]
-mod gcra;
-#[allow(dead_code)]
-#[path = "../src/modes.rs"]
-mod modes;
-#[allow(dead_code)]
-#[path = "../src/reply.rs"]
-mod reply;
-#[allow(dead_code)]
-#[path = "../src/units.rs"]
-mod units;
+use gcra_core::pipeline::{self, Command, Context, Write};
+use gcra_core::{decimal, Error};
 
 /// Test-only entries, appended to the library's text (they see its local functions). The
 /// shipped library has no way to take "now" from a caller.
@@ -83,7 +60,7 @@ redis.register_function('cl_test_int', function(keys, args)
 end)
 "#;
 
-/// The error only the function gives (see the README's "Without the module").
+/// The error only the function gives (see docs/functions.md).
 const MAX_BURST_TOO_LARGE: &str = "ERR invalid max_burst: at most 9007199254740991 without the module (Lua replies integers exactly only up to 2^53)";
 
 /// What a key holds before a call.
@@ -129,88 +106,96 @@ struct Call {
     draw: u64,
 }
 
-/// What the function must answer, computed by the module's Rust core: the reply and each
-/// key's change, or the error text. The one place this test uses the core's API; it follows
-/// the module's handlers (src/commands/).
-fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<gcra::TatChange>), String> {
+/// A function cannot wait, and its "now" and draw are given.
+struct Given {
+    now: i64,
+    draw: u64,
+}
+
+impl Context for Given {
+    fn now(&mut self) -> Result<i64, Error> {
+        Ok(self.now)
+    }
+    fn draw(&mut self) -> u64 {
+        self.draw
+    }
+    fn can_block(&mut self) -> bool {
+        false
+    }
+}
+
+/// The module's command and its arguments (after the name) for a call of the function:
+/// CL.THROTTLEALL takes each key before its limit, FCALL takes the keys first.
+fn module_call(call: &Call) -> (Command, Vec<Vec<u8>>) {
+    match call.entry {
+        Entry::All => {
+            let mut module_args = vec![call.keys.len().to_string().into_bytes()];
+            for (i, key) in call.keys.iter().enumerate() {
+                module_args.push(key.clone());
+                module_args.extend(call.args.iter().skip(3 * i).take(3).cloned());
+            }
+            module_args.extend(call.args.iter().skip(3 * call.keys.len()).cloned());
+            (Command::ThrottleAll, module_args)
+        }
+        entry => {
+            let command = match entry {
+                Entry::Peek => Command::Peek,
+                _ => Command::Throttle,
+            };
+            let key = call.keys.first().cloned();
+            (
+                command,
+                key.into_iter().chain(call.args.iter().cloned()).collect(),
+            )
+        }
+    }
+}
+
+/// What the function must answer, computed by the module's request pipeline: the reply and
+/// each key's write, or the error text.
+fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<Write>), String> {
     let text = |error: Error| error.message().to_str().expect("ASCII").to_string();
-    let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
-    let (limits, quantity, unit, mode) = if call.entry == Entry::All {
-        // CL.THROTTLEALL's arguments: numlimits, then each key before its limit's three.
-        let numlimits = call.keys.len().to_string();
-        let mut module_args: Vec<&[u8]> = vec![numlimits.as_bytes()];
-        for (i, key) in call.keys.iter().enumerate() {
-            module_args.push(key);
-            module_args.extend(args.iter().skip(3 * i).take(3));
-        }
-        module_args.extend(args.iter().skip(3 * call.keys.len()));
-        // Redis checks the command's arity (-6) before the module sees it.
-        if module_args.len() < 5 {
-            return Err(text(Error::WrongArityAll));
-        }
-        let parsed = args::parse_throttle_all(&module_args).map_err(text)?;
-        let limits: Vec<gcra::Limit> = parsed.limits.iter().map(|&(_, limit)| limit).collect();
-        (limits, parsed.quantity, parsed.unit, parsed.mode)
-    } else {
-        // CL.PEEK names itself in its arity errors and takes no mode.
-        let arity = |error| match (call.entry, error) {
-            (Entry::Peek, Error::WrongArity) => Error::WrongArityPeek,
-            (_, error) => error,
-        };
-        // A call with other than one key has no arity; past the cap, the handler's error
-        // comes before parsing (an option given twice, or the wrong arity).
-        if call.keys.len() != 1 {
-            return Err(text(arity(Error::WrongArity)));
-        }
-        if args.len() > args::MAX_ARGS_AFTER_KEY {
-            return Err(text(arity(args::too_many_args(&args))));
-        }
-        let parsed = args::parse_throttle((), &args).map_err(|e| text(arity(e)))?;
-        if call.entry == Entry::Peek && parsed.mode != modes::Mode::Plain {
-            return Err(text(Error::PeekMode));
-        }
-        (
-            vec![parsed.limit],
-            parsed.quantity,
-            parsed.unit,
-            parsed.mode,
-        )
+    let wrong_arity = match call.entry {
+        Entry::All => Error::WrongArityAll,
+        Entry::Peek => Error::WrongArityPeek,
+        Entry::Throttle => Error::WrongArity,
     };
+    // Redis checks CL.THROTTLEALL's arity (-6) before the module sees a call; FCALL's
+    // single-key entries refuse other than one key as the wrong arity.
+    let (command, args) = module_call(call);
+    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    match call.entry {
+        Entry::All if args.len() < 5 => return Err(text(wrong_arity)),
+        Entry::Throttle | Entry::Peek if call.keys.len() != 1 => return Err(text(wrong_arity)),
+        _ => {}
+    }
+    let request = pipeline::parse(command, &args).map_err(text)?;
     // The function's one difference: a reply above 2^53 cannot be exact.
-    if limits.iter().any(|limit| limit.capacity() > 1 << 53) {
+    if request
+        .limits()
+        .iter()
+        .any(|limit| limit.capacity() > 1 << 53)
+    {
         return Err(MAX_BURST_TOO_LARGE.to_string());
     }
-    let states = limits
-        .into_iter()
-        .zip(&call.stored)
-        .map(|(limit, stored)| match stored {
-            Stored::Absent => Ok((limit, None)),
-            Stored::Value(bytes) => decimal::parse_digits(bytes)
-                .map(|tat| (limit, Some(tat)))
-                .ok_or(Error::CorruptState),
-            Stored::WrongType => Err(Error::WrongType),
+    let stored: Vec<pipeline::Stored<'_>> = call
+        .stored
+        .iter()
+        .map(|stored| match stored {
+            Stored::Absent => pipeline::Stored::Absent,
+            Stored::Value(bytes) => pipeline::Stored::Value(bytes),
+            Stored::WrongType => pipeline::Stored::WrongType,
         })
-        .collect::<Result<Vec<_>, Error>>()
-        .map_err(text)?;
-    if call.entry != Entry::All && mode == modes::Mode::Plain {
-        // The plain form (and CL.PEEK, which writes nothing).
-        let (limit, tat) = states[0];
-        let decision = gcra::decide(&limit, quantity, tat, call.now).map_err(text)?;
-        let changes = match call.entry {
-            Entry::Peek => vec![],
-            _ => vec![decision.change],
-        };
-        return Ok((reply::integers(&decision, unit).to_vec(), changes));
-    }
-    // A function cannot block: like the module where a client cannot wait, BLOCK answers at once.
-    let mode = match mode {
-        modes::Mode::Block { .. } => modes::Mode::Plain,
-        mode => mode,
+        .collect();
+    let mut given = Given {
+        now: call.now,
+        draw: call.draw,
     };
-    let outcome = modes::decide_with(mode, &states, quantity, call.now, call.draw).map_err(text)?;
-    let mut reply = reply::integers(&outcome.decision, unit).to_vec();
-    reply.extend(outcome.extra);
-    Ok((reply, outcome.changes))
+    let answer = pipeline::decide(&request, &stored, &mut given).map_err(text)?;
+    Ok((
+        answer.reply.as_slice().to_vec(),
+        answer.writes.as_slice().to_vec(),
+    ))
 }
 
 /// Value generators this test needs beyond the shared `Rng`.
@@ -565,7 +550,7 @@ fn server_ms(con: &mut Connection) -> i64 {
 }
 
 /// Runs one call and checks it against the core; returns its reply (or error) and writes.
-fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gcra::TatChange>) {
+fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Write>) {
     prepare(con, call);
     let before: Vec<Seen> = call.keys.iter().map(|k| seen(con, k)).collect();
     let expected = core_answer(call);
@@ -584,19 +569,21 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<gc
     let writes = expected.map(|(_, writes)| writes).unwrap_or_default();
     for (i, key) in call.keys.iter().enumerate() {
         let want = match writes.get(i) {
-            Some(gcra::TatChange::Set(tat)) => {
-                let expiry = tat / 1_000_000 + i64::from(tat % 1_000_000 != 0);
+            Some(Write::Set {
+                tat, expire_at_ms, ..
+            }) => {
+                let expiry = *expire_at_ms;
                 if expiry < start_ms {
                     // "now" was in the past and so is the expiry: SET ... PXAT deletes.
                     Seen::Absent
                 } else if expiry > end_ms {
-                    Seen::Text(tat.to_string().into_bytes(), expiry)
+                    Seen::Text(tat.as_bytes().to_vec(), expiry)
                 } else {
                     continue; // expired during the call or not: either is right
                 }
             }
-            Some(gcra::TatChange::Delete) => Seen::Absent,
-            Some(gcra::TatChange::Keep) | None => before[i].clone(),
+            Some(Write::Delete) => Seen::Absent,
+            Some(Write::Keep) | None => before[i].clone(),
         };
         assert_eq!(after[i], want, "key {key:?} after {call:?}");
     }
@@ -656,9 +643,9 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
         }
         for write in writes {
             match write {
-                gcra::TatChange::Set(_) => sets += 1,
-                gcra::TatChange::Delete => deletes += 1,
-                gcra::TatChange::Keep => {}
+                Write::Set { .. } => sets += 1,
+                Write::Delete => deletes += 1,
+                Write::Keep => {}
             }
         }
         let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
@@ -710,211 +697,7 @@ fn edge_cases_agree_with_the_rust_core() {
 fn edge_cases(exact_path_only: bool) {
     let (_server, mut con) = test_server(exact_path_only);
     let real_now = wall_clock_ns();
-    let max = i64::MAX;
-    let tat = |v: i64| Stored::Value(v.to_string().into_bytes());
-    // (args, stored, now)
-    let cases: Vec<(Vec<String>, Stored, i64)> = vec![
-        // i64 extremes in every argument.
-        (
-            args(&["9007199254740991", "1", "1"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&[
-                "9007199254740991",
-                "9223372036854775807",
-                "9223372036.854775807",
-            ]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["0", "1", "9223372036.854775807"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (args(&["0", "1", "9223372036.854775807"]), Stored::Absent, 0),
-        (
-            args(&["0", "1", "9223372036.854775807", "2"]),
-            Stored::Absent,
-            0,
-        ),
-        (
-            args(&["5", "1", "1", "9223372036854775807"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["5", "1", "1", "-9223372036854775808"]),
-            tat(max),
-            real_now,
-        ),
-        (
-            args(&["5", "1", "0.000000001", "9223372036854775807"]),
-            Stored::Absent,
-            0,
-        ),
-        (
-            args(&[
-                "9007199254740991",
-                "1",
-                "0.000000001",
-                "9223372036854775807",
-            ]),
-            Stored::Absent,
-            0,
-        ),
-        (
-            args(&[
-                "9007199254740991",
-                "1",
-                "9223372036.854775807",
-                "-9223372036854775808",
-                "MS",
-            ]),
-            tat(max),
-            max,
-        ),
-        // A TAT far in the future, and at i64::MAX.
-        (args(&["3", "1", "60"]), tat(max), real_now),
-        (args(&["3", "1", "60", "0", "MS"]), tat(max), real_now),
-        (args(&["3", "1", "60", "-1"]), tat(max), real_now),
-        (args(&["3", "1", "60"]), tat(max - 1), max - 2),
-        (args(&["3", "1", "60"]), Stored::Absent, max),
-        (args(&["3", "1", "60", "-2"]), tat(0), max),
-        // Refunds past full, on stored and absent keys.
-        (
-            args(&["3", "1", "60", "-100"]),
-            tat(real_now + 60_000_000_000),
-            real_now,
-        ),
-        (args(&["3", "1", "60", "-100"]), Stored::Absent, real_now),
-        (args(&["3", "1", "60", "-1"]), tat(real_now - 1), real_now),
-        // Quantities that never fit.
-        (args(&["3", "1", "60", "5"]), Stored::Absent, real_now),
-        (
-            args(&["3", "1", "60", "9223372036854775807", "MS"]),
-            tat(real_now + 1),
-            real_now,
-        ),
-        // 1 ns intervals, exactly at the rate limit and one past it.
-        (args(&["0", "1000000000", "1"]), Stored::Absent, real_now),
-        (args(&["0", "1000000000", "1"]), tat(real_now + 1), real_now),
-        (args(&["0", "1000000001", "1"]), Stored::Absent, real_now),
-        (
-            args(&["9", "9223372036854775807", "9223372036.854775807"]),
-            tat(real_now + 5),
-            real_now,
-        ),
-        // Boundaries: exactly full, one ns short.
-        (
-            args(&["4", "1", "1"]),
-            tat(real_now + 4_000_000_000),
-            real_now,
-        ),
-        (
-            args(&["4", "1", "1"]),
-            tat(real_now + 4_000_000_001),
-            real_now,
-        ),
-        (args(&["4", "1", "1", "5"]), tat(real_now), real_now),
-        (args(&["4", "1", "1", "5"]), tat(real_now + 1), real_now),
-        // Rounding of replies at millisecond and second edges.
-        (args(&["0", "1", "1.000999999"]), Stored::Absent, real_now),
-        (
-            args(&["0", "1", "1.000999999", "MS"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["0", "1", "0.000000001", "MS"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["0", "1", "1.000000001"]),
-            tat(real_now + 1_000_000_001),
-            real_now,
-        ),
-        // Leading zeros in the stored TAT.
-        (
-            args(&["1", "1", "1"]),
-            Stored::Value(format!("0000{real_now}").into_bytes()),
-            real_now,
-        ),
-        // An option twice, within the cap and past it (issue 19): "appears twice", before the
-        // limit is read where the cap is passed; two different modes: "cannot be combined",
-        // before the second's value; too many with no repeat: the wrong arity.
-        (
-            args(&["15", "30", "60", "1", "BLOCK", "1", "BLOCK", "2"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "1", "ATMOST", "ATMOST"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "SOFT", "2", "soft", "3"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "BLOCK", "1", "block", "x"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["x", "30", "60", "1", "MS", "MS", "x", "x"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "1", "ATMOST", "BLOCK", "x"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "1", "2", "3", "4", "5"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["15", "30", "60", "1", "BLOCK", "MS", "MS", "x"]),
-            Stored::Absent,
-            real_now,
-        ),
-        // SOFT refused: never "retry in 0" (issue 19). Larger than the capacity on an empty
-        // bucket: one interval (1 s); with an interval of 1 us: 1 ms; refused just inside the
-        // band (0.5 ms from surely passing): 1 ms; with a factor of 1, 0.4 ms away: 1 ms.
-        (
-            args(&["2", "1", "1", "5", "SOFT", "2"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["2", "1", "1", "5", "SOFT", "2", "MS"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["0", "1000000", "1", "2", "SOFT", "3"]),
-            Stored::Absent,
-            real_now,
-        ),
-        (
-            args(&["9", "100", "1", "1", "SOFT", "3", "MS"]),
-            tat(real_now + 90_500_000),
-            real_now,
-        ),
-        (
-            args(&["0", "1", "1", "1", "SOFT", "1"]),
-            tat(real_now + 400_000),
-            real_now,
-        ),
-    ];
+    let cases = edge_table(include_str!("function_differential.edges"), real_now);
     for (i, (args, stored, now)) in cases.into_iter().enumerate() {
         let call = Call {
             entry: Entry::Throttle,
@@ -1001,8 +784,47 @@ fn soft_refusals_over_several_limits(con: &mut Connection, real_now: i64) {
     }
 }
 
-fn args(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+/// The edge table (tests/function_differential.edges): per case, the arguments after the key,
+/// what the key holds and "now".
+fn edge_table(table: &str, real_now: i64) -> Vec<(Vec<String>, Stored, i64)> {
+    let time = |text: &str| -> i64 {
+        let mut terms = text.split_whitespace();
+        let term = |word: &str| match word {
+            "now" => real_now,
+            "max" => i64::MAX,
+            number => number
+                .parse()
+                .unwrap_or_else(|_| panic!("bad time {text:?}")),
+        };
+        let mut value = term(terms.next().expect("a time"));
+        while let (Some(sign), Some(word)) = (terms.next(), terms.next()) {
+            value = match sign {
+                "+" => value + term(word),
+                "-" => value - term(word),
+                _ => panic!("bad time {text:?}"),
+            };
+        }
+        value
+    };
+    table
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let [args, stored, now] = line.split('|').collect::<Vec<_>>()[..] else {
+                panic!("bad edge line {line:?}");
+            };
+            let stored = match stored.trim().split_once(' ') {
+                None if stored.trim() == "absent" => Stored::Absent,
+                Some(("tat", at)) => Stored::Value(time(at).to_string().into_bytes()),
+                Some(("value", text)) => {
+                    Stored::Value(text.replace("{now}", &real_now.to_string()).into_bytes())
+                }
+                _ => panic!("bad stored value in {line:?}"),
+            };
+            let args = args.split_whitespace().map(String::from).collect();
+            (args, stored, time(now))
+        })
+        .collect()
 }
 
 /// Random signed integers of up to 127 bits, built to stress carries and long division:

@@ -1,8 +1,11 @@
-//! The module's commands, each described once (name, flags, arity, keys, docs) next to
-//! its handler.
+//! The module's commands, each described once (name, flags, arity, keys, docs) next to its
+//! handler. A handler only does I/O around the core's pipeline (`gcra_core::pipeline`): read
+//! the arguments, open and read the keys, ask the pipeline, refuse a charge when memory is
+//! full, write, reply now or when the answer is due.
 
 #![forbid(unsafe_code)]
 
+mod docs;
 mod peek;
 mod throttle;
 mod throttle_all;
@@ -11,186 +14,140 @@ pub use peek::Peek;
 pub use throttle::Throttle;
 pub use throttle_all::ThrottleAll;
 
-use crate::args::{parse_throttle, Throttle as Request, MAX_ARGS_AFTER_KEY};
-use crate::error::Error;
-use crate::gcra::{decide_all, Decision, Limit};
-use crate::host::spec::{ArgKind, ArgSpec};
+use gcra_core::args::{ArgBytes, MAX_ARGS_AFTER_KEY};
+use gcra_core::pipeline::{Answer, Context, Release, Stored};
+use gcra_core::Error;
+
 use crate::host::{Arg, Call, Reply, Wakeup};
-use crate::modes::{self, Mode};
-use crate::reply::{self, Unit};
-use crate::store::{self, Limiter, PreparedWrite};
-use crate::units::NANOS_PER_MILLI;
+use crate::store::Limiter;
 use crate::{clock, memory_policy, random, stats};
 
-/// The module version that introduced both commands.
-const SINCE: &std::ffi::CStr = c"0.1.0";
+/// The grammar reads an argument's bytes only when it needs them (Redis's keys requests
+/// look at `numlimits` alone).
+impl ArgBytes for Arg<'_> {
+    fn bytes(&self) -> &[u8] {
+        Arg::bytes(self)
+    }
+}
 
-/// The arguments every limit takes after its key.
-const LIMIT_ARGS: [ArgSpec; 3] = [
-    ArgSpec::new(
-        c"max_burst",
-        ArgKind::Integer,
-        c"extra requests allowed at once; capacity is max_burst + 1",
-    ),
-    ArgSpec::new(c"count", ArgKind::Integer, c"requests allowed per period"),
-    ArgSpec::new(
-        c"period",
-        ArgKind::Double,
-        c"period in seconds, up to 9 decimals",
-    ),
-];
-
-const QUANTITY: ArgSpec = ArgSpec::new(
-    c"quantity",
-    ArgKind::Integer,
-    c"tokens to take (default 1); 0 peeks, negative refunds",
-)
-.optional();
-
-const MS: ArgSpec = ArgSpec::new(
-    c"ms",
-    ArgKind::PureToken,
-    c"reply retry_after and reset_after in milliseconds",
-)
-.token(c"MS")
-.optional();
-
-/// `[BLOCK ms | ATMOST | SOFT hard_factor]`
-const MODE: ArgSpec = ArgSpec::new(c"mode", ArgKind::OneOf, c"")
-    .without_summary()
-    .optional()
-    .with(&[
-        ArgSpec::new(
-            c"milliseconds",
-            ArgKind::Integer,
-            c"if limited but the tokens fit within this wait, reserve them now and answer when they are due",
-        )
-        .token(c"BLOCK"),
-        ArgSpec::new(
-            c"atmost",
-            ArgKind::PureToken,
-            c"take what fits now, up to the quantity; a sixth element says how many",
-        )
-        .token(c"ATMOST"),
-        ArgSpec::new(
-            c"hard_factor",
-            ArgKind::Double,
-            c"past capacity and up to hard_factor times it, admit with a falling probability; a sixth element gives the suppression in per mille",
-        )
-        .token(c"SOFT"),
-    ]);
-
-/// CL.THROTTLE's and CL.PEEK's arguments, read in place (no allocation on this hot path).
-/// Inlined: returning the request through memory costs the hot path about 60 instructions.
+/// Calls `parse` with the arguments after the command name as bytes: in place for as many
+/// as a CL.THROTTLE or CL.PEEK can validly have (the hot path allocates nothing), collected
+/// for more.
 #[inline(always)]
-fn parse_single<'a>(call: &Call<'a>) -> Result<Request<Arg<'a>>, Error> {
-    /// No key, or more arguments than the cap: the wrong arity, unless an option is given
-    /// twice (`BLOCK 1 BLOCK 2`). Out of line, and the only part that allocates: the hot path
-    /// below is as it was.
-    #[cold]
-    #[inline(never)]
-    fn arity_error(call: &Call<'_>) -> Error {
-        match call.args() {
-            Ok(args) => crate::args::too_many_args(args.get(1..).unwrap_or_default()),
-            Err(error) => error,
-        }
-    }
-    let after_key = call.arg_count().saturating_sub(1);
-    if call.arg_count() == 0 || after_key > MAX_ARGS_AFTER_KEY {
-        return Err(arity_error(call));
-    }
-    let mut bytes: [&[u8]; MAX_ARGS_AFTER_KEY] = [&[]; MAX_ARGS_AFTER_KEY];
-    for (i, slot) in bytes.iter_mut().take(after_key).enumerate() {
-        *slot = call.arg(i + 1)?.bytes();
-    }
-    parse_throttle(call.arg(0)?, bytes.get(..after_key).unwrap_or_default())
-}
-
-/// The reply: the five integers, and the mode's sixth when it has one.
-fn reply_of(decision: &Decision, unit: Unit, extra: Option<i64>) -> Reply {
-    let [a, b, c, d, e] = reply::integers(decision, unit);
-    match extra {
-        Some(extra) => Reply::from([a, b, c, d, e, extra]),
-        None => Reply::from([a, b, c, d, e]),
-    }
-}
-
-/// A request in any mode over opened limiters (CL.THROTTLEALL, and CL.THROTTLE with BLOCK,
-/// ATMOST or SOFT): decide, prepare every write, write them all, reply now or when due.
-fn run_with_mode(
+fn with_arg_bytes<R>(
     call: &Call<'_>,
-    mut limiters: Vec<Limiter<'_>>,
-    states: &[(Limit, Option<i64>)],
-    quantity: i64,
-    unit: Unit,
-    mode: Mode,
-) -> Result<Reply, Error> {
-    let now = clock::now_ns()?;
-    let mode = match mode {
-        // Where the client cannot wait (MULTI, scripts), BLOCK answers at once.
-        Mode::Block { .. } if !call.can_block() => Mode::Plain,
-        _ => mode,
-    };
-    let draw = if matches!(mode, Mode::Soft { .. }) {
+    parse: impl FnOnce(&[&[u8]]) -> Result<R, Error>,
+) -> Result<R, Error> {
+    const IN_PLACE: usize = 1 + MAX_ARGS_AFTER_KEY;
+    let count = call.arg_count();
+    if count > IN_PLACE {
+        let bytes = (0..count)
+            .map(|i| call.arg(i).map(|arg| arg.bytes()))
+            .collect::<Result<Vec<_>, Error>>()?;
+        return parse(&bytes);
+    }
+    let mut bytes: [&[u8]; IN_PLACE] = [&[]; IN_PLACE];
+    for (i, slot) in bytes.iter_mut().take(count).enumerate() {
+        *slot = call.arg(i)?.bytes();
+    }
+    parse(bytes.get(..count).unwrap_or_default())
+}
+
+/// The server around the pipeline: its clock, SOFT's randomness, and whether the calling
+/// client may wait.
+struct Server<'c, 'a> {
+    call: &'c Call<'a>,
+}
+
+impl Context for Server<'_, '_> {
+    fn now(&mut self) -> Result<i64, Error> {
+        clock::now_ns()
+    }
+
+    fn draw(&mut self) -> u64 {
         random::draw()
-    } else {
-        0
-    };
-    let outcome = modes::decide_with(mode, states, quantity, now, draw)?;
-    let writes = outcome
-        .changes
-        .iter()
-        .map(|&change| store::prepare(change))
-        .collect::<Result<Vec<_>, Error>>()?;
-    refuse_charge_over_maxmemory(call, quantity, &writes)?;
-    let reply = reply_of(&outcome.decision, unit, outcome.extra);
+    }
+
+    fn can_block(&mut self) -> bool {
+        self.call.can_block()
+    }
+}
+
+fn server<'c, 'a>(call: &'c Call<'a>) -> Server<'c, 'a> {
+    Server { call }
+}
+
+/// Counts an error where the command decides it (INFO `gcra_errors`).
+fn counted(result: Result<Reply, Error>) -> Result<Reply, Error> {
+    if result.is_err() {
+        stats::record_error();
+    }
+    result
+}
+
+/// After the pipeline: refuse a charge over maxmemory, write every key, count the call, and
+/// reply now or when the reservation is due.
+#[inline(always)]
+fn apply(call: &Call<'_>, limiters: &mut [Limiter<'_>], answer: Answer) -> Result<Reply, Error> {
+    if answer.charges {
+        refuse_charge_over_maxmemory(call)?;
+    }
+    let reply = Reply::from(answer.reply.as_slice());
     // Everything that can fail has been checked: the first write is here, and from here on
     // nothing can fail.
-    for (limiter, write) in limiters.iter_mut().zip(&writes) {
+    for (limiter, write) in limiters.iter_mut().zip(answer.writes.as_slice()) {
         limiter.commit(write);
     }
-    stats::record_outcome(&outcome, quantity);
-    let Some(release) = outcome.release else {
-        return Ok(reply);
-    };
+    stats::count(answer.tally);
+    match answer.release {
+        None => Ok(reply),
+        Some(release) => answer_when_due(call, limiters, release),
+    }
+}
+
+/// Blocks the client until its reservation is due, then replies with the buckets as they
+/// are then (its keys read again).
+#[cold]
+fn answer_when_due(
+    call: &Call<'_>,
+    limiters: &[Limiter<'_>],
+    release: Release,
+) -> Result<Reply, Error> {
     let names: Vec<Vec<u8>> = limiters.iter().map(|l| l.name().to_vec()).collect();
-    // Due at `release.at`: the timer rounds up to the millisecond, never early.
-    let due_ms = millis_rounded_up(release.at);
-    let delay_ms = millis_rounded_up(release.at.saturating_sub(now));
+    let (due_ms, delay_ms) = (release.due_ms, release.delay_ms);
     call.answer_later(
         due_ms,
         delay_ms,
         Box::new(move |wakeup| {
-            let decision = released_decision(wakeup, &names, &release.after)?;
-            stats::record_released();
-            Ok(reply_of(&decision, unit, None))
+            let reply = released_reply(wakeup, &names, &release);
+            match reply {
+                Ok(_) => stats::record_released(),
+                Err(_) => stats::record_error(),
+            }
+            reply
         }),
     )
 }
 
-/// A released waiter's reply: allowed, with the buckets as they are at release (its own
-/// charge and the reservations made after it included), i.e. what a plain call could take
-/// now and when the stored TAT is reached. A key that no longer holds a TAT (overwritten
-/// meanwhile) counts as the reservation left it.
-fn released_decision(
+fn released_reply(
     wakeup: &Wakeup<'_>,
     names: &[Vec<u8>],
-    reserved: &[(Limit, Option<i64>)],
-) -> Result<Decision, Error> {
-    let now = clock::now_ns()?;
-    let states: Vec<(Limit, Option<i64>)> = names
+    release: &Release,
+) -> Result<Reply, Error> {
+    let values: Vec<Result<Option<Vec<u8>>, Error>> = names
         .iter()
-        .zip(reserved)
-        .map(|(name, &(limit, reserved_tat))| {
-            let stored = store::read_tat_when_released(wakeup, name);
-            (limit, stored.unwrap_or(reserved_tat))
+        .map(|name| wakeup.read_string(name, |value| value.map(<[u8]>::to_vec)))
+        .collect();
+    let stored: Vec<Stored<'_>> = values
+        .iter()
+        .map(|value| match value {
+            Ok(Some(bytes)) => Stored::Value(bytes),
+            Ok(None) => Stored::Absent,
+            Err(_) => Stored::WrongType,
         })
         .collect();
-    Ok(decide_all(&states, 0, now)?.0)
-}
-
-fn millis_rounded_up(ns: i64) -> i64 {
-    ns / NANOS_PER_MILLI + i64::from(ns % NANOS_PER_MILLI > 0)
+    let reply = release.reply(&stored, clock::now_ns()?)?;
+    Ok(Reply::from(reply.as_slice()))
 }
 
 /// What the deny-oom flag would do for the calls that need it: a call that charges tokens
@@ -198,16 +155,9 @@ fn millis_rounded_up(ns: i64) -> i64 {
 /// policy cannot make room (`noeviction`; an evicting policy frees memory, lazily at times,
 /// as it would for SET). Peeks, limited calls and refunds (which free memory) still answer,
 /// and so do calls from the replication link or an AOF being loaded, which must apply.
-fn refuse_charge_over_maxmemory(
-    call: &Call<'_>,
-    quantity: i64,
-    writes: &[PreparedWrite],
-) -> Result<(), Error> {
-    let refused = quantity > 0
-        && writes.iter().any(PreparedWrite::stores)
-        && call.over_maxmemory()
-        && !memory_policy::evicts()
-        && !call.is_replicated_or_loading();
+fn refuse_charge_over_maxmemory(call: &Call<'_>) -> Result<(), Error> {
+    let refused =
+        call.over_maxmemory() && !memory_policy::evicts() && !call.is_replicated_or_loading();
     if refused {
         return Err(Error::OutOfMemory);
     }

@@ -2,13 +2,15 @@
 //! arguments would reply now, without taking anything. Read-only, so it also runs on
 //! read-only replicas and for users who may only read.
 
-use crate::error::Error;
+use gcra_core::pipeline::{self, Command as Request};
+use gcra_core::Error;
+
 use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
-use crate::modes::Mode;
-use crate::{clock, gcra, reply, stats, store};
+use crate::{stats, store};
 
-use super::{parse_single, LIMIT_ARGS, MS, SINCE};
+use super::docs::{LIMIT_ARGS, MS, SINCE};
+use super::{counted, server, with_arg_bytes};
 
 pub struct Peek;
 
@@ -39,21 +41,15 @@ impl Command for Peek {
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        let request = parse_single(call).map_err(|error| match error {
-            Error::WrongArity => Error::WrongArityPeek,
-            other => other,
-        })?;
-        if request.mode != Mode::Plain {
-            return Err(Error::PeekMode);
-        }
-        let stored_tat = store::read_tat(call, request.key)?;
-        let decision = gcra::decide(
-            &request.limit,
-            request.quantity,
-            stored_tat,
-            clock::now_ns()?,
-        )?;
-        stats::record_peek();
-        Ok(Reply::from(reply::integers(&decision, request.unit)))
+        counted(peek(call))
     }
+}
+
+/// Reads the key without opening it for writing, and writes nothing.
+fn peek(call: &Call<'_>) -> Result<Reply, Error> {
+    let request = with_arg_bytes(call, |args| pipeline::parse(Request::Peek, args))?;
+    let key = store::read_only(call, call.arg(0)?)?;
+    let answer = pipeline::decide(&request, &[store::stored(&key)], &mut server(call))?;
+    stats::count(answer.tally);
+    Ok(Reply::from(answer.reply.as_slice()))
 }

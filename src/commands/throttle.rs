@@ -1,17 +1,15 @@
 //! `CL.THROTTLE key max_burst count period [quantity] [MS] [BLOCK ms | ATMOST | SOFT f]`:
 //! redis-cell's command, plus the modes.
 
-use crate::error::Error;
+use gcra_core::pipeline::{self, Command as Request};
+use gcra_core::Error;
+
 use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
-use crate::modes::Mode;
-use crate::store::{self, Limiter};
-use crate::{clock, gcra, reply, stats};
+use crate::store::Limiter;
 
-use super::{
-    parse_single, refuse_charge_over_maxmemory, run_with_mode, LIMIT_ARGS, MODE, MS, QUANTITY,
-    SINCE,
-};
+use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
+use super::{apply, counted, server, with_arg_bytes};
 
 pub struct Throttle;
 
@@ -40,27 +38,15 @@ impl Command for Throttle {
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        let request = parse_single(call)?;
-        let (mut limiter, stored_tat) = Limiter::open(call, request.key)?;
-        if request.mode != Mode::Plain {
-            let states = [(request.limit, stored_tat)];
-            let (quantity, unit, mode) = (request.quantity, request.unit, request.mode);
-            return run_with_mode(call, vec![limiter], &states, quantity, unit, mode);
-        }
-        // The plain form, redis-cell's: the hot path, without allocating.
-        let decision = gcra::decide(
-            &request.limit,
-            request.quantity,
-            stored_tat,
-            clock::now_ns()?,
-        )?;
-        let write = store::prepare(decision.change)?;
-        refuse_charge_over_maxmemory(call, request.quantity, &[write])?;
-        let reply = Reply::from(reply::integers(&decision, request.unit));
-        // Everything that can fail has been checked: the first write is here, and from
-        // here on nothing can fail.
-        limiter.commit(&write);
-        stats::record(&decision, request.quantity);
-        Ok(reply)
+        counted(throttle(call))
     }
+}
+
+/// The hot path: one key, read in place, no allocation in the plain form.
+#[inline(always)]
+fn throttle(call: &Call<'_>) -> Result<Reply, Error> {
+    let request = with_arg_bytes(call, |args| pipeline::parse(Request::Throttle, args))?;
+    let mut limiter = Limiter::open(call, call.arg(0)?)?;
+    let answer = pipeline::decide(&request, &[limiter.stored()], &mut server(call))?;
+    apply(call, std::slice::from_mut(&mut limiter), answer)
 }

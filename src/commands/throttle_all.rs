@@ -1,13 +1,17 @@
-//! `CL.THROTTLEALL numlimits key max_burst count period [key ...] [quantity] [MS]`: one
-//! request against several limits, allowed only if every limit allows it.
+//! `CL.THROTTLEALL numlimits key max_burst count period [key ...] [quantity] [MS]
+//! [BLOCK ms | ATMOST | SOFT f]`: one request against several limits, allowed only if every
+//! limit allows it.
 
-use crate::args::{parse_throttle_all, throttle_all_key_positions, GROUP_LEN};
-use crate::error::Error;
+use gcra_core::args::{throttle_all_key_positions, GROUP_LEN};
+use gcra_core::pipeline::{self, Command as Request, Stored};
+use gcra_core::Error;
+
 use crate::host::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Arg, Call, Command, Reply};
 use crate::store::Limiter;
 
-use super::{run_with_mode, LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
+use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
+use super::{apply, counted, server, with_arg_bytes};
 
 pub struct ThrottleAll;
 
@@ -48,29 +52,37 @@ impl Command for ThrottleAll {
         ],
     };
 
-    /// Parse (with the duplicate-key check), open and read every key, then decide, prepare
-    /// every write and write them all (`run_with_mode`).
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        let args = call.args()?;
-        let request = parse_throttle_all(&args)?;
-        let mut limiters = Vec::with_capacity(request.limits.len());
-        let mut states = Vec::with_capacity(request.limits.len());
-        for &(key, limit) in &request.limits {
-            let (limiter, tat) = Limiter::open(call, key)?;
-            limiters.push(limiter);
-            states.push((limit, tat));
-        }
-        run_with_mode(
-            call,
-            limiters,
-            &states,
-            request.quantity,
-            request.unit,
-            request.mode,
-        )
+        counted(throttle_all(call))
     }
 
     fn key_positions(args: &[Arg<'_>]) -> Vec<usize> {
         throttle_all_key_positions(args).collect()
     }
+}
+
+/// Opens the keys in order, stopping at one of another type (the pipeline reports it, after
+/// the errors of the keys before it).
+fn throttle_all(call: &Call<'_>) -> Result<Reply, Error> {
+    let request = with_arg_bytes(call, |args| pipeline::parse(Request::ThrottleAll, args))?;
+    let mut limiters = Vec::with_capacity(request.limits().len());
+    let mut wrong_type = false;
+    for at in request.key_positions() {
+        match Limiter::open(call, call.arg(at)?) {
+            Ok(limiter) => limiters.push(limiter),
+            Err(Error::WrongType) => {
+                wrong_type = true;
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let stored: Vec<Stored<'_>> = limiters
+        .iter()
+        .map(Limiter::stored)
+        .chain(wrong_type.then_some(Stored::WrongType))
+        .collect();
+    let answer = pipeline::decide(&request, &stored, &mut server(call))?;
+    drop(stored);
+    apply(call, &mut limiters, answer)
 }

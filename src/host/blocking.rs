@@ -29,9 +29,9 @@ use redis_module::raw::{
 
 use super::call::{send, Call, Reply};
 use super::key::read_named;
-use super::module::log_unexpected;
+use super::strings::log_unexpected;
 use super::{redis_api, OK};
-use crate::error::Error;
+use gcra_core::Error;
 
 /// Computes the reply when it is due, reading what it needs through the `Wakeup`.
 pub type Answer = Box<dyn FnOnce(&Wakeup<'_>) -> Result<Reply, Error>>;

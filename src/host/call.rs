@@ -11,10 +11,10 @@ use redis_module::raw::{
     REDISMODULE_CTX_FLAGS_REPLICATED, REDISMODULE_NOTIFY_GENERIC, REDISMODULE_NOTIFY_STRING,
 };
 
-use super::module::{interned_pxat, log_unexpected};
 use super::spec::CommandSpec;
+use super::strings::{interned_pxat, log_unexpected};
 use super::{redis_api, OK};
-use crate::error::Error;
+use gcra_core::Error;
 
 /// A command: its one description, `run` to answer it, and `key_positions` to answer Redis's
 /// "where are the keys?" for commands registered with `getkeys-api` (positions counted after
@@ -77,7 +77,7 @@ pub(super) fn send(ctx: *mut RedisModuleCtx, outcome: Result<Reply, Error>) {
             // SAFETY: `ctx` is the context of a command (or its blocked reply) that has not
             // replied yet.
             let status = unsafe { redis_api!(RedisModule_ReplyWithArray(ctx, count)) };
-            check(
+            log_if_failed(
                 ctx,
                 status,
                 c"redis-gcra: RedisModule_ReplyWithArray failed",
@@ -85,7 +85,7 @@ pub(super) fn send(ctx: *mut RedisModuleCtx, outcome: Result<Reply, Error>) {
             for &value in values {
                 // SAFETY: as above, inside the array just opened.
                 let status = unsafe { redis_api!(RedisModule_ReplyWithLongLong(ctx, value)) };
-                check(
+                log_if_failed(
                     ctx,
                     status,
                     c"redis-gcra: RedisModule_ReplyWithLongLong failed",
@@ -93,11 +93,10 @@ pub(super) fn send(ctx: *mut RedisModuleCtx, outcome: Result<Reply, Error>) {
             }
         }
         Err(error) => {
-            crate::stats::record_error();
             // SAFETY: as above; the message is a static string.
             let status =
                 unsafe { redis_api!(RedisModule_ReplyWithError(ctx, error.message().as_ptr())) };
-            check(
+            log_if_failed(
                 ctx,
                 status,
                 c"redis-gcra: RedisModule_ReplyWithError failed",
@@ -107,7 +106,7 @@ pub(super) fn send(ctx: *mut RedisModuleCtx, outcome: Result<Reply, Error>) {
 }
 
 /// Logs a status the server should never return (see the module docs: writes cannot fail).
-fn check(ctx: *mut RedisModuleCtx, status: Result<c_int, Error>, what: &CStr) {
+fn log_if_failed(ctx: *mut RedisModuleCtx, status: Result<c_int, Error>, what: &CStr) {
     if status != Ok(OK) {
         log_unexpected(ctx, what);
     }
@@ -125,12 +124,6 @@ pub struct Call<'a> {
 pub struct Arg<'a> {
     raw: NonNull<RedisModuleString>,
     _command: PhantomData<&'a RedisModuleString>,
-}
-
-impl crate::args::ArgBytes for Arg<'_> {
-    fn bytes(&self) -> &[u8] {
-        Arg::bytes(self)
-    }
 }
 
 impl<'a> Arg<'a> {
@@ -232,7 +225,7 @@ impl<'a> Call<'a> {
                 at_ms.len(),
             ))
         };
-        self.check(status, c"redis-gcra: RedisModule_Replicate (SET) failed");
+        self.log_if_failed(status, c"redis-gcra: RedisModule_Replicate (SET) failed");
     }
 
     /// Replicates `DEL <name>`.
@@ -246,7 +239,7 @@ impl<'a> Call<'a> {
                 name.raw()
             ))
         };
-        self.check(status, c"redis-gcra: RedisModule_Replicate (DEL) failed");
+        self.log_if_failed(status, c"redis-gcra: RedisModule_Replicate (DEL) failed");
     }
 
     pub fn notify(&self, event: Event, name: Arg<'_>) {
@@ -264,18 +257,18 @@ impl<'a> Call<'a> {
                 name.raw()
             ))
         };
-        self.check(
+        self.log_if_failed(
             status,
             c"redis-gcra: RedisModule_NotifyKeyspaceEvent failed",
         );
     }
 
     /// Tells WATCH and client-side caching that the key changed (the module opts out of
-    /// Redis doing it on every open for writing, see `module::init`).
+    /// Redis doing it on every open for writing, see `Loading::prepare`).
     pub fn signal_modified(&self, name: Arg<'_>) {
         // SAFETY: the context and `name` belong to the running command.
         let status = unsafe { redis_api!(RedisModule_SignalModifiedKey(self.ctx(), name.raw())) };
-        self.check(status, c"redis-gcra: RedisModule_SignalModifiedKey failed");
+        self.log_if_failed(status, c"redis-gcra: RedisModule_SignalModifiedKey failed");
     }
 
     /// Whether used memory is over `maxmemory` (never when no limit is set), as Redis judges
@@ -311,8 +304,8 @@ impl<'a> Call<'a> {
     }
 
     /// Logs a status the server should never return (see the module docs: writes cannot fail).
-    pub(super) fn check(&self, status: Result<c_int, Error>, what: &CStr) {
-        check(self.ctx(), status, what);
+    pub(super) fn log_if_failed(&self, status: Result<c_int, Error>, what: &CStr) {
+        log_if_failed(self.ctx(), status, what);
     }
 }
 
@@ -335,6 +328,20 @@ impl Reply {
 
     pub(super) fn later() -> Reply {
         Reply(Inner::Later)
+    }
+}
+
+impl From<&[i64]> for Reply {
+    /// At most `Reply::MAX` integers (a longer slice is a bug, and is cut to `MAX`).
+    fn from(integers: &[i64]) -> Reply {
+        let mut values = [0; Reply::MAX];
+        for (slot, value) in values.iter_mut().zip(integers) {
+            *slot = *value;
+        }
+        Reply(Inner::Integers {
+            values,
+            len: integers.len().min(Reply::MAX),
+        })
     }
 }
 

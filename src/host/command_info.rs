@@ -34,7 +34,7 @@ use redis_module::raw::{
 
 use super::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use super::{redis_api, OK};
-use crate::error::Error;
+use gcra_core::Error;
 
 /// Redis reads our arrays with these strides, so newer struct layouts work on older servers.
 const VERSION: RedisModuleCommandInfoVersion = RedisModuleCommandInfoVersion {

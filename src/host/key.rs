@@ -11,7 +11,7 @@ use redis_module::raw::{
 
 use super::call::{Arg, Call};
 use super::redis_api;
-use crate::error::Error;
+use gcra_core::Error;
 
 /// A key that is absent or holds a string (anything else is refused at `open`), open for
 /// reading and writing until dropped. Writes cannot fail (see the host module's docs).
@@ -63,7 +63,7 @@ impl<'a> Key<'a> {
         let status =
             unsafe { redis_api!(RedisModule_StringTruncate(self.raw.as_ptr(), value.len())) };
         self.call
-            .check(status, c"redis-gcra: RedisModule_StringTruncate failed");
+            .log_if_failed(status, c"redis-gcra: RedisModule_StringTruncate failed");
         let mut len = 0usize;
         // SAFETY: as above; the key now holds a string of `value.len()` bytes.
         let ptr = unsafe {
@@ -79,7 +79,7 @@ impl<'a> Key<'a> {
                 // cannot overlap `value` (that borrow would conflict with `&mut self`).
                 unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), ptr.cast::<u8>(), len) };
             }
-            _ => self.call.check(
+            _ => self.call.log_if_failed(
                 Ok(super::ERR),
                 c"redis-gcra: RedisModule_StringDMA for writing failed",
             ),
@@ -92,14 +92,14 @@ impl<'a> Key<'a> {
         // SAFETY: `raw` is open for writing and holds a string.
         let status = unsafe { redis_api!(RedisModule_SetAbsExpire(self.raw.as_ptr(), at_ms)) };
         self.call
-            .check(status, c"redis-gcra: RedisModule_SetAbsExpire failed");
+            .log_if_failed(status, c"redis-gcra: RedisModule_SetAbsExpire failed");
     }
 
     pub fn delete(&mut self) {
         // SAFETY: `raw` is open for writing.
         let status = unsafe { redis_api!(RedisModule_DeleteKey(self.raw.as_ptr())) };
         self.call
-            .check(status, c"redis-gcra: RedisModule_DeleteKey failed");
+            .log_if_failed(status, c"redis-gcra: RedisModule_DeleteKey failed");
         self.holds_string = false;
     }
 }

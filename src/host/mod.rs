@@ -1,5 +1,6 @@
 //! The host layer: the only code that talks to the Redis module API, and the only `unsafe`
-//! in the crate. Everything above it is safe Rust.
+//! in the crate. Everything above it is safe Rust, and it imports nothing from above it
+//! (the module reaches it through `Module`, `Command`, `InfoSource` and `ConfigWatcher`).
 //!
 //! What it promises to the rest of the crate:
 //! - Every argument (`Arg<'a>`) and open key (`Key<'a>`) is tied to the running command by
@@ -18,14 +19,22 @@
 mod blocking;
 mod call;
 mod command_info;
+mod events;
 mod key;
-mod module;
+mod load;
+mod registry;
+mod server;
 pub mod spec;
+mod strings;
 
 pub use blocking::{waiting_clients, Wakeup};
 pub use call::{Arg, Call, Command, Event, Reply};
+pub use events::{ConfigWatcher, Info, InfoSource};
 pub use key::{Key, ReadKey};
-pub use module::{ConfigWatcher, Info, InfoSource, Loading, RegisterError, Server};
+pub(crate) use load::export_module;
+pub use load::{on_load, on_unload, Module};
+pub use registry::{Loading, RegisterError};
+pub use server::Server;
 
 /// Calls `RedisModule_<name>` if the server provides it, else `Err(Error::MissingApi)`.
 /// Never unwraps: a missing function is an error, not an abort. Callers wrap the call in
@@ -34,7 +43,7 @@ macro_rules! redis_api {
     ($name:ident($($arg:expr),* $(,)?)) => {
         match redis_module::raw::$name {
             Some(function) => Ok(function($($arg),*)),
-            None => Err($crate::error::Error::MissingApi),
+            None => Err(gcra_core::Error::MissingApi),
         }
     };
 }

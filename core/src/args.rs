@@ -39,10 +39,10 @@ pub struct Throttle<K> {
     pub mode: Mode,
 }
 
-/// One validated CL.THROTTLEALL request: distinct keys, each with its limit.
+/// One validated CL.THROTTLEALL request: the limits of distinct keys, in key order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleAll<K> {
-    pub limits: Vec<(K, Limit)>,
+pub struct ThrottleAll {
+    pub limits: Vec<Limit>,
     pub quantity: i64,
     pub unit: Unit,
     pub mode: Mode,
@@ -80,7 +80,7 @@ pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
 /// the arguments after the command name. The same key twice is an error: two limits on one
 /// key would race on one TAT. The check hashes each key once, so it is linear in the number
 /// and bytes of the keys (SipHash with a random key: no crafted names make it quadratic).
-pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll<K>, Error> {
+pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll, Error> {
     let [numlimits, rest @ ..] = args else {
         return Err(Error::WrongArityAll);
     };
@@ -95,17 +95,17 @@ pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll<K>, Err
     let limits = group_args
         .chunks_exact(GROUP_LEN)
         .map(|group| match group {
-            [key, max_burst, count, period] => Ok((
-                *key,
-                parse_limit(max_burst.bytes(), count.bytes(), period.bytes())?,
-            )),
+            [_key, max_burst, count, period] => {
+                parse_limit(max_burst.bytes(), count.bytes(), period.bytes())
+            }
             _ => Err(Error::InvalidNumLimits),
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let options: Vec<&[u8]> = options.iter().map(ArgBytes::bytes).collect();
     let (quantity, unit, mode) = parse_options(&options, Error::WrongArityAll)?;
     let mut seen = HashSet::with_capacity(limits.len());
-    if !limits.iter().all(|(key, _)| seen.insert(key.bytes())) {
+    let mut keys = group_args.iter().step_by(GROUP_LEN);
+    if !keys.all(|key| seen.insert(key.bytes())) {
         return Err(Error::DuplicateKey);
     }
     Ok(ThrottleAll {
@@ -589,7 +589,7 @@ mod tests {
         }
     }
 
-    fn parse_all<'a>(args: &[&'a str]) -> Result<ThrottleAll<&'a [u8]>, Error> {
+    fn parse_all(args: &[&str]) -> Result<ThrottleAll, Error> {
         let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
         parse_throttle_all(&bytes)
     }
@@ -603,11 +603,8 @@ mod tests {
         assert_eq!(
             all.limits,
             vec![
-                (
-                    &b"ka"[..],
-                    Limit::new(1, 1, NANOS_PER_SECOND).expect("valid")
-                ),
-                (&b"kb"[..], Limit::new(5, 10, 500_000_000).expect("valid")),
+                Limit::new(1, 1, NANOS_PER_SECOND).expect("valid"),
+                Limit::new(5, 10, 500_000_000).expect("valid"),
             ]
         );
         let one = parse_all(&["1", "k", "0", "1", "60"]).expect("valid");

@@ -51,6 +51,12 @@ impl Limit {
         self.max_burst + 1
     }
 
+    /// Nanoseconds between two tokens at the steady rate: `period / count`.
+    pub fn interval_ns(&self) -> i64 {
+        // At most the period, an i64.
+        i64::try_from(self.interval).unwrap_or(i64::MAX)
+    }
+
     /// The same rate with the tolerance scaled by `factor_e9` billionths (SOFT's hard limit).
     /// A tolerance past 2^126 ns is capped there: no TAT that fits in 64 bits reaches it.
     pub fn scaled(&self, factor_e9: i64) -> Limit {
@@ -92,6 +98,28 @@ pub fn band_level_ppm(
         None => excess / (band / WHOLE),
     };
     i64::try_from(level.min(WHOLE)).unwrap_or(0)
+}
+
+/// A limit with the TAT stored for it: `None` when there is no key (a full bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitState {
+    pub limit: Limit,
+    pub tat: Option<i64>,
+}
+
+impl LimitState {
+    pub fn new(limit: Limit, tat: Option<i64>) -> LimitState {
+        LimitState { limit, tat }
+    }
+
+    /// The same limit with its TAT after `change`.
+    pub fn after(self, change: TatChange) -> LimitState {
+        match change {
+            TatChange::Set(tat) => LimitState::new(self.limit, Some(tat)),
+            TatChange::Delete => LimitState::new(self.limit, None),
+            TatChange::Keep => self,
+        }
+    }
 }
 
 /// What the caller must do to the stored TAT.
@@ -181,16 +209,16 @@ fn narrow(value: i128) -> Result<i64, Error> {
 /// Decides one request against several limits at once (CL.THROTTLEALL): it is allowed only
 /// if every limit allows it, and then every limit is charged; otherwise nothing is.
 ///
-/// `states` pairs each limit with its stored TAT. Returns the combined decision and, when
-/// allowed, one change per limit (in order); when limited, none at all.
+/// Returns the combined decision and, when allowed, one change per limit (in order); when
+/// limited, none at all.
 pub fn decide_all(
-    states: &[(Limit, Option<i64>)],
+    states: &[LimitState],
     quantity: i64,
     now: i64,
 ) -> Result<(Decision, Vec<TatChange>), Error> {
     let decisions = states
         .iter()
-        .map(|(limit, tat)| decide(limit, quantity, *tat, now))
+        .map(|state| decide(&state.limit, quantity, state.tat, now))
         .collect::<Result<Vec<_>, Error>>()?;
     if !decisions.iter().any(|d| d.limited) {
         let changes = decisions.iter().map(|d| d.change).collect();
@@ -200,11 +228,11 @@ pub fn decide_all(
     let uncharged = states
         .iter()
         .zip(&decisions)
-        .map(|((limit, tat), decision)| {
+        .map(|(state, decision)| {
             if decision.limited {
                 Ok(*decision)
             } else {
-                decide(limit, 0, *tat, now)
+                decide(&state.limit, 0, state.tat, now)
             }
         })
         .collect::<Result<Vec<_>, Error>>()?;

@@ -369,7 +369,10 @@ fn several_limits_are_all_or_nothing() {
     let per_minute = Limit::new(2, 3, 60 * S).expect("valid");
     let mut tats = [None, None];
     let call = |now: i64, tats: &mut [Option<i64>; 2]| {
-        let states = [(per_second, tats[0]), (per_minute, tats[1])];
+        let states = [
+            LimitState::new(per_second, tats[0]),
+            LimitState::new(per_minute, tats[1]),
+        ];
         let (decision, writes) = decide_all(&states, 1, now).expect("decision");
         for (tat, write) in tats.iter_mut().zip(&writes) {
             if let TatChange::Set(new_tat) = write {
@@ -397,17 +400,17 @@ proptest! {
         limits in proptest::collection::vec((0i64..50, 1i64..100, 1i64..3600, -3_600i64..3_600), 1..6),
         quantity in -5i64..20,
     ) {
-        let states: Vec<(Limit, Option<i64>)> = limits
+        let states: Vec<LimitState> = limits
             .iter()
             .map(|&(burst, count, period_s, ahead_s)| {
                 let limit = Limit::new(burst, count, period_s * S).expect("valid");
-                (limit, Some(T0 + ahead_s * S))
+                LimitState::new(limit, Some(T0 + ahead_s * S))
             })
             .collect();
         let (combined, writes) = decide_all(&states, quantity, T0).expect("in range");
         let singles: Vec<Decision> = states
             .iter()
-            .map(|(limit, tat)| decide(limit, quantity, *tat, T0).expect("in range"))
+            .map(|state| decide(&state.limit, quantity, state.tat, T0).expect("in range"))
             .collect();
         prop_assert_eq!(combined.limited, singles.iter().any(|d| d.limited));
         if combined.limited {

@@ -1,13 +1,30 @@
 //! Nanoseconds per decision of the pure GCRA core (no Redis, no clock).
-//! Run: `cargo bench --features system-alloc` (scripts/bench prints it too).
+//! Run: `cargo bench -p gcra-core` (scripts/bench prints it too).
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use redis_gcra::args::parse_throttle;
-use redis_gcra::gcra::{decide, Limit, TatChange};
-use redis_gcra::reply::{integers, Unit};
-use redis_gcra::units::NANOS_PER_SECOND;
+use gcra_core::args::parse_throttle;
+use gcra_core::gcra::{decide, Limit, TatChange};
+use gcra_core::pipeline::{self, Command, Context, Stored};
+use gcra_core::reply::{integers, Unit};
+use gcra_core::units::NANOS_PER_SECOND;
+use gcra_core::Error;
+
+/// The clock of a benchmark: "now" moves with the iteration.
+struct Clock(i64);
+
+impl Context for Clock {
+    fn now(&mut self) -> Result<i64, Error> {
+        Ok(self.0)
+    }
+    fn draw(&mut self) -> u64 {
+        0
+    }
+    fn can_block(&mut self) -> bool {
+        false
+    }
+}
 
 const T0: i64 = 1_763_856_000 * NANOS_PER_SECOND;
 const ITERATIONS: i64 = 20_000_000;
@@ -52,5 +69,15 @@ fn main() {
     measure("parse arguments + decide", |i| {
         let request = parse_throttle((), black_box(&args)).expect("valid");
         black_box(decide(&request.limit, request.quantity, None, T0 + i).expect("in range"));
+    });
+
+    // The module's whole request: key and arguments in, reply and write out.
+    let call: [&[u8]; 4] = [b"user123", b"15", b"30", b"60"];
+    let stored = b"1763856000000000000";
+    measure("pipeline: parse + decide (stored TAT)", |i| {
+        let request = pipeline::parse(Command::Throttle, black_box(&call)).expect("valid");
+        let answer = pipeline::decide(&request, &[Stored::Value(stored)], &mut Clock(T0 + i))
+            .expect("in range");
+        black_box(answer);
     });
 }

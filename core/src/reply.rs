@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use crate::gcra::Decision;
-use crate::units::NANOS_PER_MILLI;
+use crate::units::{millis_rounded_up, NANOS_PER_MILLI};
 
 /// The unit of retry_after and reset_after in a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Unit {
 pub fn integers(decision: &Decision, unit: Unit) -> [i64; 5] {
     let convert = match unit {
         Unit::Seconds => seconds_rounded_up,
-        Unit::Milliseconds => milliseconds_rounded_up,
+        Unit::Milliseconds => millis_rounded_up,
     };
     [
         i64::from(decision.limited),
@@ -36,11 +36,6 @@ pub fn seconds_rounded_up(ns: i64) -> i64 {
     (millis + 999) / 1000
 }
 
-pub fn milliseconds_rounded_up(ns: i64) -> i64 {
-    let ns = ns.max(0);
-    ns / NANOS_PER_MILLI + i64::from(ns % NANOS_PER_MILLI != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,15 +51,5 @@ mod tests {
         assert_eq!(seconds_rounded_up(NANOS_PER_SECOND + NANOS_PER_MILLI), 2);
         assert_eq!(seconds_rounded_up(i64::MAX), 9_223_372_037);
         assert_eq!(seconds_rounded_up(-5), 0);
-    }
-
-    #[test]
-    fn milliseconds_round_up_any_remainder() {
-        assert_eq!(milliseconds_rounded_up(0), 0);
-        assert_eq!(milliseconds_rounded_up(1), 1);
-        assert_eq!(milliseconds_rounded_up(NANOS_PER_MILLI), 1);
-        assert_eq!(milliseconds_rounded_up(NANOS_PER_MILLI + 1), 2);
-        assert_eq!(milliseconds_rounded_up(i64::MAX), 9_223_372_036_855);
-        assert_eq!(milliseconds_rounded_up(-1), 0);
     }
 }

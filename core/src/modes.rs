@@ -7,13 +7,13 @@
 //!   under sustained overload the TAT settles inside the band where the admission
 //!   probability equals rate / offered rate, and the admitted rate converges on the rate.
 //!
-//! Pure: limits, stored TATs, "now" and a random draw in; a decision, writes and the extra
+//! Pure: limits, stored TATs, "now" and a random draw in; a decision, writes and the sixth
 //! reply element out.
 
 #![forbid(unsafe_code)]
 
 use crate::error::Error;
-use crate::gcra::{band_level_ppm, decide, decide_all, Decision, Limit, TatChange};
+use crate::gcra::{band_level_ppm, decide, decide_all, Decision, LimitState, TatChange};
 use crate::units::NANOS_PER_MILLI;
 
 /// What a request does besides taking its tokens now: at most one of these.
@@ -40,24 +40,41 @@ pub struct Outcome {
     pub decision: Decision,
     /// One change per limit when the request writes; empty when it writes nothing.
     pub changes: Vec<TatChange>,
-    /// ATMOST: the tokens granted; SOFT: the suppression level in per mille.
-    pub extra: Option<i64>,
+    /// The reply's sixth element, for ATMOST and SOFT.
+    pub sixth: Option<Sixth>,
     /// BLOCK: the reservation to answer when it is due.
     pub release: Option<Release>,
     /// SOFT: refused inside the band (by the draw, not by the hard limit).
     pub suppressed: bool,
 }
 
-/// A reservation: answered at `at` (ns since the epoch) with the state it left behind.
+/// The sixth element of a reply with a mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sixth {
+    /// ATMOST: the tokens granted.
+    Granted(i64),
+    /// SOFT: how far into the band the request took the bucket, in per mille.
+    Suppression(i64),
+}
+
+impl Sixth {
+    pub fn value(self) -> i64 {
+        match self {
+            Sixth::Granted(n) | Sixth::Suppression(n) => n,
+        }
+    }
+}
+
+/// A reservation: due at `at` (ns since the epoch), leaving each limit as `after` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
     pub at: i64,
-    pub after: Vec<(Limit, Option<i64>)>,
+    pub after: Vec<LimitState>,
 }
 
 impl Release {
-    /// The reply due at release time `now`: allowed, with the bucket as the reservation left
-    /// it (later reservations do not count against it).
+    /// The reply due at `now` if the buckets are as the reservation left them (nothing
+    /// reserved behind it): allowed, by construction.
     pub fn decision(&self, now: i64) -> Result<Decision, Error> {
         Ok(decide_all(&self.after, 0, now)?.0)
     }
@@ -68,7 +85,7 @@ impl Outcome {
         Outcome {
             decision,
             changes,
-            extra: None,
+            sixth: None,
             release: None,
             suppressed: false,
         }
@@ -79,7 +96,7 @@ impl Outcome {
 /// stored TAT) in `mode`. `draw` is a uniform random number, used by SOFT only.
 pub fn decide_with(
     mode: Mode,
-    states: &[(Limit, Option<i64>)],
+    states: &[LimitState],
     quantity: i64,
     now: i64,
     draw: u64,
@@ -93,7 +110,7 @@ pub fn decide_with(
 }
 
 fn block(
-    states: &[(Limit, Option<i64>)],
+    states: &[LimitState],
     quantity: i64,
     now: i64,
     max_wait_ns: i64,
@@ -121,20 +138,20 @@ fn block(
     })
 }
 
-fn at_most(states: &[(Limit, Option<i64>)], quantity: i64, now: i64) -> Result<Outcome, Error> {
+fn at_most(states: &[LimitState], quantity: i64, now: i64) -> Result<Outcome, Error> {
     // The combined peek's remaining is the least over the limits: what fits in all of them.
     let available = decide_all(states, 0, now)?.0.remaining;
     let granted = quantity.min(available).max(0);
     // Nothing fits: the reply of a one-token request (limited, with its retry_after).
     let decided = decide_all(states, granted.max(1), now)?;
     Ok(Outcome {
-        extra: Some(granted),
+        sixth: Some(Sixth::Granted(granted)),
         ..Outcome::plain(decided)
     })
 }
 
 fn soft(
-    states: &[(Limit, Option<i64>)],
+    states: &[LimitState],
     quantity: i64,
     now: i64,
     hard_factor_e9: i64,
@@ -144,13 +161,13 @@ fn soft(
     let within_soft = decide_all(states, quantity, now)?;
     if !within_soft.0.limited {
         return Ok(Outcome {
-            extra: Some(0),
+            sixth: Some(Sixth::Suppression(0)),
             ..Outcome::plain(within_soft)
         });
     }
-    let hard: Vec<(Limit, Option<i64>)> = states
+    let hard: Vec<LimitState> = states
         .iter()
-        .map(|&(limit, tat)| (limit.scaled(hard_factor_e9), tat))
+        .map(|state| LimitState::new(state.limit.scaled(hard_factor_e9), state.tat))
         .collect();
     let (over_hard, changes) = decide_all(&hard, quantity, now)?;
     // Whether the band can ever admit it (-1 only when not even the hard limit fits it).
@@ -158,7 +175,7 @@ fn soft(
     let refuse = || refused(states, quantity, now, within_soft.0, fits_hard);
     if over_hard.limited {
         return Ok(Outcome {
-            extra: Some(PER_MILLE),
+            sixth: Some(Sixth::Suppression(PER_MILLE)),
             ..Outcome::plain((refuse()?, Vec::new()))
         });
     }
@@ -166,7 +183,7 @@ fn soft(
     let level_ppm = states
         .iter()
         .zip(&hard)
-        .map(|((soft, tat), (hard, _))| band_level_ppm(soft, hard, quantity, *tat, now))
+        .map(|(soft, hard)| band_level_ppm(&soft.limit, &hard.limit, quantity, soft.tat, now))
         .max()
         .unwrap_or(0);
     let level = level_ppm / PER_MILLE;
@@ -175,12 +192,12 @@ fn soft(
         // The reply shows the soft limit's view: allowed, nothing remaining, its reset.
         let decision = decide_all(&after(states, &changes), 0, now)?.0;
         Ok(Outcome {
-            extra: Some(level),
+            sixth: Some(Sixth::Suppression(level)),
             ..Outcome::plain((decision, changes))
         })
     } else {
         Ok(Outcome {
-            extra: Some(level),
+            sixth: Some(Sixth::Suppression(level)),
             suppressed: true,
             ..Outcome::plain((refuse()?, Vec::new()))
         })
@@ -197,7 +214,7 @@ fn soft(
 ///   so a retry sooner would only draw again: this paces such retries at the limit's rate;
 /// - one that not even the hard limit fits: never (-1), as without SOFT.
 fn refused(
-    states: &[(Limit, Option<i64>)],
+    states: &[LimitState],
     quantity: i64,
     now: i64,
     within_soft: Decision,
@@ -207,9 +224,9 @@ fn refused(
         Some(wait) => Some(wait.max(NANOS_PER_MILLI)),
         None if fits_hard => {
             let mut wait = within_soft.reset_after_ns.max(NANOS_PER_MILLI);
-            for (limit, tat) in states {
-                if decide(limit, quantity, *tat, now)?.limited {
-                    wait = wait.max(interval_ns(limit)?);
+            for state in states {
+                if decide(&state.limit, quantity, state.tat, now)?.limited {
+                    wait = wait.max(state.limit.interval_ns());
                 }
             }
             Some(wait)
@@ -222,22 +239,12 @@ fn refused(
     })
 }
 
-/// A limit's emission interval (period / count), in ns: what a single token on an empty
-/// bucket takes to reset (the core keeps the interval itself private).
-fn interval_ns(limit: &Limit) -> Result<i64, Error> {
-    Ok(decide(limit, 1, None, 0)?.reset_after_ns)
-}
-
 /// Each limit with its TAT after `changes` (no changes: as it was).
-fn after(states: &[(Limit, Option<i64>)], changes: &[TatChange]) -> Vec<(Limit, Option<i64>)> {
+fn after(states: &[LimitState], changes: &[TatChange]) -> Vec<LimitState> {
     states
         .iter()
         .enumerate()
-        .map(|(i, &(limit, tat))| match changes.get(i) {
-            Some(TatChange::Set(new_tat)) => (limit, Some(*new_tat)),
-            Some(TatChange::Delete) => (limit, None),
-            Some(TatChange::Keep) | None => (limit, tat),
-        })
+        .map(|(i, state)| state.after(changes.get(i).copied().unwrap_or(TatChange::Keep)))
         .collect()
 }
 

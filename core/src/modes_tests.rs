@@ -1,7 +1,7 @@
 //! The modes with a fake clock; SOFT's overload runs use a seeded generator.
 
 use super::*;
-use crate::gcra::decide;
+use crate::gcra::{decide, Limit};
 use crate::units::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 
 const S: i64 = NANOS_PER_SECOND;
@@ -9,8 +9,20 @@ const MS: i64 = NANOS_PER_MILLI;
 /// 2025-11-23T00:00:00Z.
 const T0: i64 = 1_763_856_000 * S;
 
-fn one(limit: Limit, tat: Option<i64>) -> Vec<(Limit, Option<i64>)> {
-    vec![(limit, tat)]
+fn one(limit: Limit, tat: Option<i64>) -> Vec<LimitState> {
+    vec![LimitState::new(limit, tat)]
+}
+
+fn states(pairs: &[(Limit, Option<i64>)]) -> Vec<LimitState> {
+    pairs
+        .iter()
+        .map(|&(limit, tat)| LimitState::new(limit, tat))
+        .collect()
+}
+
+/// The sixth element's value, whichever mode gave it.
+fn sixth(outcome: &Outcome) -> Option<i64> {
+    outcome.sixth.map(Sixth::value)
 }
 
 fn stored(outcome: &Outcome, before: Option<i64>) -> Option<i64> {
@@ -32,8 +44,8 @@ fn plain_is_the_core_decision() {
     ] {
         let outcome = decide_with(Mode::Plain, &one(limit, tat), quantity, T0, 7).expect("decided");
         let (decision, changes) = decide_all(&one(limit, tat), quantity, T0).expect("decided");
+        assert_eq!((sixth(&outcome), &outcome.release), (None, &None));
         assert_eq!((outcome.decision, outcome.changes), (decision, changes));
-        assert_eq!((outcome.extra, outcome.release), (None, None));
     }
 }
 
@@ -95,7 +107,7 @@ fn block_over_several_limits_charges_each_as_of_the_release() {
     let second = Limit::new(1, 1, S).expect("valid");
     let minute = Limit::new(9, 10, 60 * S).expect("valid");
     let full_minute = Some(T0 + 60 * S);
-    let states = vec![(second, None), (minute, full_minute)];
+    let states = states(&[(second, None), (minute, full_minute)]);
     let outcome = decide_with(
         Mode::Block {
             max_wait_ns: 10 * S,
@@ -119,14 +131,14 @@ fn block_over_several_limits_charges_each_as_of_the_release() {
 fn at_most_takes_what_fits_and_says_how_much() {
     let limit = Limit::new(4, 1, S).expect("valid");
     let burst = decide_with(Mode::AtMost, &one(limit, None), 50, T0, 0).expect("decided");
-    assert_eq!(burst.extra, Some(5));
+    assert_eq!(sixth(&burst), Some(5));
     assert!(!burst.decision.limited);
     assert_eq!(burst.decision.remaining, 0);
     let tat = stored(&burst, None);
     assert_eq!(tat, Some(T0 + 5 * S));
 
     let empty = decide_with(Mode::AtMost, &one(limit, tat), 3, T0, 0).expect("decided");
-    assert_eq!(empty.extra, Some(0));
+    assert_eq!(sixth(&empty), Some(0));
     assert!(empty.decision.limited && empty.changes.is_empty());
     assert_eq!(
         empty.decision.retry_after_ns,
@@ -135,20 +147,26 @@ fn at_most_takes_what_fits_and_says_how_much() {
     );
 
     let later = decide_with(Mode::AtMost, &one(limit, tat), 3, T0 + 2 * S, 0).expect("decided");
-    assert_eq!(later.extra, Some(2));
+    assert_eq!(sixth(&later), Some(2));
     assert_eq!(stored(&later, tat), Some(T0 + 7 * S));
 
     let fits = decide_with(Mode::AtMost, &one(limit, None), 2, T0, 0).expect("decided");
-    assert_eq!(fits.extra, Some(2), "never more than asked");
+    assert_eq!(sixth(&fits), Some(2), "never more than asked");
 }
 
 #[test]
 fn at_most_over_several_limits_takes_what_fits_in_all() {
     let wide = Limit::new(99, 100, S).expect("valid");
     let narrow = Limit::new(2, 1, S).expect("valid");
-    let outcome =
-        decide_with(Mode::AtMost, &[(wide, None), (narrow, None)], 10, T0, 0).expect("decided");
-    assert_eq!(outcome.extra, Some(3));
+    let outcome = decide_with(
+        Mode::AtMost,
+        &states(&[(wide, None), (narrow, None)]),
+        10,
+        T0,
+        0,
+    )
+    .expect("decided");
+    assert_eq!(sixth(&outcome), Some(3));
     assert_eq!(outcome.changes.len(), 2);
 }
 
@@ -187,7 +205,7 @@ fn overload(load: i64, seconds: i64, seed: u64) -> (i64, i64, i64) {
             offered += 1;
             admitted += i64::from(!outcome.decision.limited);
         }
-        highest = highest.max(outcome.extra.expect("level"));
+        highest = highest.max(sixth(&outcome).expect("level"));
         now += spacing;
     }
     (admitted, offered, highest)
@@ -229,7 +247,7 @@ fn overload_below() -> (i64, i64, i64) {
         tat = stored(&outcome, tat);
         offered += 1;
         admitted += i64::from(!outcome.decision.limited);
-        highest = highest.max(outcome.extra.expect("level"));
+        highest = highest.max(sixth(&outcome).expect("level"));
         now += 20 * MS;
     }
     (admitted, offered, highest)
@@ -246,14 +264,14 @@ fn soft_admits_nothing_past_the_hard_limit() {
     for draw in [0, 999_999, u64::MAX, 123_456_789] {
         let outcome = decide_with(soft, &one(limit, at_hard), 1, T0, draw).expect("decided");
         assert!(outcome.decision.limited && outcome.changes.is_empty());
-        assert_eq!((outcome.extra, outcome.suppressed), (Some(1000), false));
+        assert_eq!((sixth(&outcome), outcome.suppressed), (Some(1000), false));
     }
     // Just inside the band: a low draw is refused, a high one admitted, and the reply shows
     // the soft view (allowed, nothing remaining).
     let in_band = Some(T0 + 200 * MS);
     let refused = decide_with(soft, &one(limit, in_band), 1, T0, 0).expect("decided");
     assert!(refused.decision.limited && refused.suppressed);
-    assert_eq!(refused.extra, Some(550), "11 of 20 tokens into the band");
+    assert_eq!(sixth(&refused), Some(550), "11 of 20 tokens into the band");
     let admitted = decide_with(soft, &one(limit, in_band), 1, T0, 999_999).expect("decided");
     assert!(!admitted.decision.limited && !admitted.suppressed);
     assert_eq!(admitted.decision.remaining, 0);
@@ -274,7 +292,7 @@ fn soft_with_a_factor_of_one_is_the_plain_limit() {
     .expect("decided");
     let plain = decide(&limit, 1, tat, T0).expect("decided");
     assert_eq!(soft.decision, plain);
-    assert_eq!(soft.extra, Some(1000));
+    assert_eq!(sixth(&soft), Some(1000));
     // Except that its retry_after is never below 1 ms (plain's 400 us says "0 s").
     let close = Some(T0 + 400_000);
     let soft = decide_with(
@@ -326,7 +344,7 @@ fn soft_gives_a_retry_time_to_what_only_the_band_can_admit() {
     // limit: 1.5 s + 2 s ahead of now is over 3 s).
     let full =
         decide_with(soft, &one(limit, Some(T0 + 3 * S / 2)), 2, T0, 999_999).expect("decided");
-    assert_eq!((full.extra, full.suppressed), (Some(1000), false));
+    assert_eq!((sixth(&full), full.suppressed), (Some(1000), false));
     assert_eq!(full.decision.retry_after_ns, Some(3 * S / 2));
     // Four tokens do not fit even the hard limit (3): never.
     let never = decide_with(soft, &one(limit, None), 4, T0, 999_999).expect("decided");
@@ -347,7 +365,7 @@ fn soft_never_says_retry_in_zero() {
     };
     let limit = Limit::new(2, 1, S).expect("valid");
     let outcome = decide_with(soft(2 * S), &one(limit, None), 5, T0, 0).expect("decided");
-    assert_eq!((outcome.extra, outcome.suppressed), (Some(666), true));
+    assert_eq!((sixth(&outcome), outcome.suppressed), (Some(666), true));
     assert_eq!(outcome.decision.retry_after_ns, Some(S));
     assert_eq!(integers(&outcome), [[1, 3, 3, 1, 0], [1, 3, 3, 1_000, 0]]);
 
@@ -365,7 +383,7 @@ fn soft_never_says_retry_in_zero() {
     let outcome = decide_with(soft(3 * S), &one(limit, tat), 1, T0, 0).expect("decided");
     let plain = decide(&limit, 1, tat, T0).expect("decided");
     assert_eq!(plain.retry_after_ns, Some(MS / 2));
-    assert_eq!((outcome.extra, outcome.suppressed), (Some(2), true));
+    assert_eq!((sixth(&outcome), outcome.suppressed), (Some(2), true));
     assert_eq!(outcome.decision.retry_after_ns, Some(MS));
     assert_eq!(integers(&outcome), [[1, 10, 0, 1, 1], [1, 10, 0, 1, 91]]);
     // Where the time until it surely passes is longer, it is kept as it is.
@@ -385,8 +403,14 @@ fn soft_paces_an_oversized_request_at_the_slowest_limit_that_refuses_it() {
         hard_factor_e9: 3 * S,
     };
     let retry = |minute_tat| {
-        let outcome =
-            decide_with(soft, &[(second, None), (minute, minute_tat)], 2, T0, 0).expect("decided");
+        let outcome = decide_with(
+            soft,
+            &states(&[(second, None), (minute, minute_tat)]),
+            2,
+            T0,
+            0,
+        )
+        .expect("decided");
         assert!(
             outcome.decision.limited && outcome.suppressed,
             "{outcome:?}"
