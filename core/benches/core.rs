@@ -67,7 +67,7 @@ fn main() {
 
     let args: [&[u8]; 4] = [b"15", b"30", b"60", b"1"];
     measure("parse arguments + decide", |i| {
-        let request = parse_throttle((), black_box(&args)).expect("valid");
+        let request = parse_throttle(black_box(&args)).expect("valid");
         black_box(decide(&request.limit, request.quantity, None, T0 + i).expect("in range"));
     });
 

@@ -1,8 +1,8 @@
-//! Parsing of CL.THROTTLE and CL.THROTTLEALL arguments into typed, validated values.
+//! The commands' argument grammar: CL.THROTTLE's (and CL.PEEK's) and CL.THROTTLEALL's
+//! arguments into typed, validated values.
 //!
-//! Works on raw argument bytes (Redis arguments need not be UTF-8). Keys are not parsed: each
-//! travels through unchanged, as whatever argument type the caller passes (`host::Arg` in the
-//! module, `&[u8]` in tests), next to the limit it belongs to.
+//! Works on raw argument bytes (Redis arguments need not be UTF-8). Keys are not parsed, only
+//! compared (CL.THROTTLEALL refuses the same key twice); the pipeline says where they are.
 
 #![forbid(unsafe_code)]
 
@@ -15,9 +15,9 @@ pub use crate::modes::Mode;
 use crate::reply::Unit;
 use crate::units::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 
-/// An argument's bytes, as the parser reads them. (The module's `host::Arg` implements it
-/// next to its definition, so that this file, like the rest of the pure core, does not
-/// depend on the host layer: tests/function_differential.rs compiles it on its own.)
+/// An argument's bytes, as the parser reads them: a slice, or a caller's own argument type
+/// read only when needed (the module answers Redis's keys requests without reading every
+/// argument).
 pub trait ArgBytes: Copy {
     fn bytes(&self) -> &[u8];
 }
@@ -30,8 +30,7 @@ impl ArgBytes for &[u8] {
 
 /// One validated CL.THROTTLE (or CL.PEEK) request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttle<K> {
-    pub key: K,
+pub struct Throttle {
     pub limit: Limit,
     /// Tokens to take: 0 peeks, negative refunds.
     pub quantity: i64,
@@ -60,15 +59,15 @@ const MAX_BLOCK_MS: i64 = i64::MAX / NANOS_PER_MILLI;
 /// SOFT's hard factor: from 1 to 1000, in billionths.
 const SOFT_FACTOR_RANGE: std::ops::RangeInclusive<i64> = NANOS_PER_SECOND..=1000 * NANOS_PER_SECOND;
 
-/// Parses CL.THROTTLE's `key` and the arguments after it, `max_burst count period [quantity] [MS]`.
-pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
+/// Parses the arguments after CL.THROTTLE's key:
+/// `max_burst count period [quantity] [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`.
+pub fn parse_throttle(args: &[&[u8]]) -> Result<Throttle, Error> {
     let [max_burst, count, period, options @ ..] = args else {
         return Err(Error::WrongArity);
     };
     let limit = parse_limit(max_burst, count, period)?;
     let (quantity, unit, mode) = parse_options(options, Error::WrongArity)?;
     Ok(Throttle {
-        key,
         limit,
         quantity,
         unit,
@@ -76,8 +75,8 @@ pub fn parse_throttle<K>(key: K, args: &[&[u8]]) -> Result<Throttle<K>, Error> {
     })
 }
 
-/// Parses `numlimits key max_burst count period [key max_burst count period ...] [quantity] [MS]`,
-/// the arguments after the command name. The same key twice is an error: two limits on one
+/// Parses `numlimits key max_burst count period [key max_burst count period ...] [quantity]
+/// [MS] [BLOCK ms | ATMOST | SOFT hard_factor]`, the arguments after the command name. The same key twice is an error: two limits on one
 /// key would race on one TAT. The check hashes each key once, so it is linear in the number
 /// and bytes of the keys (SipHash with a random key: no crafted names make it quadratic).
 pub fn parse_throttle_all<K: ArgBytes>(args: &[K]) -> Result<ThrottleAll, Error> {
@@ -275,9 +274,9 @@ mod tests {
     use crate::units::NANOS_PER_SECOND;
     use proptest::prelude::*;
 
-    fn parse(args: &[&str]) -> Result<Throttle<()>, Error> {
+    fn parse(args: &[&str]) -> Result<Throttle, Error> {
         let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
-        parse_throttle((), &bytes)
+        parse_throttle(&bytes)
     }
 
     #[test]
@@ -685,7 +684,7 @@ mod tests {
     #[test]
     fn non_utf8_arguments_are_errors() {
         let args: [&[u8]; 3] = [b"1", b"\xff\xfe", b"1"];
-        assert_eq!(parse_throttle((), &args), Err(Error::InvalidCount));
+        assert_eq!(parse_throttle(&args), Err(Error::InvalidCount));
     }
 
     #[test]
@@ -699,7 +698,7 @@ mod tests {
             args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..22), 0..12)
         ) {
             let slices: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            let _ = parse_throttle((), &slices);
+            let _ = parse_throttle(&slices);
             let _ = parse_throttle_all(&slices);
         }
 
@@ -709,7 +708,7 @@ mod tests {
         ) {
             let owned = [burst, count, period, quantity].map(|v| v.to_string());
             let slices: Vec<&[u8]> = owned.iter().map(|s| s.as_bytes()).collect();
-            if let Ok(throttle) = parse_throttle((), &slices) {
+            if let Ok(throttle) = parse_throttle(&slices) {
                 prop_assert_eq!(throttle.quantity, quantity);
                 prop_assert_eq!(throttle.limit.capacity(), burst + 1);
             }

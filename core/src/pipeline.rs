@@ -140,7 +140,7 @@ fn parse_single(command: Command, args: &[&[u8]]) -> Result<Request, Error> {
     if after_key.len() > MAX_ARGS_AFTER_KEY {
         return Err(too_many_args(after_key));
     }
-    let parsed = parse_throttle((), after_key)?;
+    let parsed = parse_throttle(after_key)?;
     Ok(Request {
         command,
         limits: Limits::One(parsed.limit),
