@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 use gcra_core::pipeline::{Stored, Write};
+use gcra_core::state::digits;
 use gcra_core::Error;
 
 use crate::host::{Arg, Call, Event, Key, ReadKey};
@@ -48,11 +49,8 @@ impl<'a> Limiter<'a> {
         let name = self.key.name();
         match write {
             Write::Keep => return,
-            Write::Set {
-                tat,
-                expire_at_ms,
-                expire_at,
-            } => {
+            Write::Set { tat, expire_at_ms } => {
+                let (tat, expire_at) = digits(*tat, *expire_at_ms);
                 self.key.overwrite(tat.as_bytes());
                 self.key.expire_at(*expire_at_ms);
                 self.call

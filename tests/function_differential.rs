@@ -569,15 +569,13 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Wr
     let writes = expected.map(|(_, writes)| writes).unwrap_or_default();
     for (i, key) in call.keys.iter().enumerate() {
         let want = match writes.get(i) {
-            Some(Write::Set {
-                tat, expire_at_ms, ..
-            }) => {
+            Some(Write::Set { tat, expire_at_ms }) => {
                 let expiry = *expire_at_ms;
                 if expiry < start_ms {
                     // "now" was in the past and so is the expiry: SET ... PXAT deletes.
                     Seen::Absent
                 } else if expiry > end_ms {
-                    Seen::Text(tat.as_bytes().to_vec(), expiry)
+                    Seen::Text(tat.to_string().into_bytes(), expiry)
                 } else {
                     continue; // expired during the call or not: either is right
                 }

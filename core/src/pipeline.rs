@@ -103,7 +103,7 @@ impl Request {
 }
 
 /// Parses the arguments after the command name.
-#[inline]
+#[inline(always)]
 pub fn parse(command: Command, args: &[&[u8]]) -> Result<Request, Error> {
     match command {
         Command::Throttle => parse_single(Command::Throttle, args),
@@ -132,7 +132,7 @@ pub fn parse(command: Command, args: &[&[u8]]) -> Result<Request, Error> {
 
 /// `key max_burst count period [options]`: more arguments than any valid request has are
 /// refused before the limit is read, as Redis refuses a wrong arity.
-#[inline]
+#[inline(always)]
 fn parse_single(command: Command, args: &[&[u8]]) -> Result<Request, Error> {
     let [_key, after_key @ ..] = args else {
         return Err(Error::WrongArity);
@@ -192,6 +192,7 @@ pub struct Reply {
 }
 
 impl Reply {
+    #[inline(always)]
     fn of(decision: &Decision, unit: Unit, sixth: Option<Sixth>) -> Reply {
         let [a, b, c, d, e] = reply::integers(decision, unit);
         let (f, len) = sixth.map_or((0, 5), |sixth| (sixth.value(), 6));
@@ -221,6 +222,7 @@ pub enum Tally {
 }
 
 impl Tally {
+    #[inline(always)]
     fn of(decision: &Decision, quantity: i64) -> Tally {
         match quantity {
             _ if decision.limited => Tally::Limited,
@@ -290,8 +292,9 @@ impl Release {
     }
 }
 
-/// Decides a parsed request against what its keys held.
-#[inline]
+/// Decides a parsed request against what its keys held. Inlined into its caller: the hot
+/// path then builds its answer in place instead of returning it through memory.
+#[inline(always)]
 pub fn decide(
     request: &Request,
     stored: &[Stored<'_>],

@@ -15,6 +15,7 @@ pub enum Unit {
     Milliseconds,
 }
 
+#[inline]
 pub fn integers(decision: &Decision, unit: Unit) -> [i64; 5] {
     let convert = match unit {
         Unit::Seconds => seconds_rounded_up,

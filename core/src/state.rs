@@ -2,8 +2,8 @@
 //! nanoseconds since the epoch, expiring at the TAT rounded up to the millisecond.
 //!
 //! Reading: what was found at a key ([`Stored`]) becomes a TAT or an error. Writing: a
-//! [`TatChange`] becomes a [`Write`] with its bytes and expiry already formatted, so that a
-//! caller can check everything before it writes anything.
+//! [`TatChange`] becomes a checked [`Write`], so that a caller can check everything before it
+//! writes anything, and [`digits`] gives the bytes to store.
 
 #![forbid(unsafe_code)]
 
@@ -26,7 +26,7 @@ pub enum Stored<'a> {
 impl Stored<'_> {
     /// The stored TAT: `None` for no key; `CorruptState` for a string that is not a TAT,
     /// `WrongType` for another type.
-    #[inline]
+    #[inline(always)]
     pub fn tat(self) -> Result<Option<i64>, Error> {
         match self {
             Stored::Absent => Ok(None),
@@ -36,36 +36,29 @@ impl Stored<'_> {
     }
 }
 
-/// A change to a limiter's key, formatted and checked: applying it cannot fail.
+/// A change to a limiter's key, checked: applying it cannot fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
     Keep,
-    /// Store `tat`, expiring at `expire_at_ms` (whose decimal form is `expire_at`).
+    /// Store `tat`, expiring at `expire_at_ms` (the TAT rounded up to the millisecond).
     Set {
-        tat: Digits,
+        tat: u64,
         expire_at_ms: i64,
-        expire_at: Digits,
     },
     Delete,
 }
 
 impl Write {
-    /// Formats a change: a TAT before the epoch cannot be stored.
-    #[inline]
+    /// Checks a change: a TAT before the epoch cannot be stored.
+    #[inline(always)]
     pub fn prepare(change: TatChange) -> Result<Write, Error> {
         Ok(match change {
             TatChange::Keep => Write::Keep,
             TatChange::Delete => Write::Delete,
-            TatChange::Set(tat) => {
-                let digits = u64::try_from(tat).map_err(|_| Error::Overflow)?;
-                let expire_at_ms = millis_rounded_up(tat);
-                Write::Set {
-                    tat: Digits::of(digits),
-                    expire_at_ms,
-                    // Not negative: tat is not.
-                    expire_at: Digits::of(expire_at_ms.unsigned_abs()),
-                }
-            }
+            TatChange::Set(tat) => Write::Set {
+                tat: u64::try_from(tat).map_err(|_| Error::Overflow)?,
+                expire_at_ms: millis_rounded_up(tat),
+            },
         })
     }
 
@@ -75,6 +68,13 @@ impl Write {
     }
 }
 
+/// The stored value of a TAT, and its expiry as `PXAT` takes it: decimal digits.
+#[inline]
+pub fn digits(tat: u64, expire_at_ms: i64) -> (Digits, Digits) {
+    // The expiry is not negative: the TAT is not.
+    (Digits::of(tat), Digits::of(expire_at_ms.unsigned_abs()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,16 +82,12 @@ mod tests {
     #[test]
     fn a_write_formats_tat_and_expiry_and_refuses_negative_tats() {
         let prepared = Write::prepare(TatChange::Set(1_763_856_000_123_456_789)).expect("valid");
-        let Write::Set {
-            tat,
-            expire_at_ms,
-            expire_at,
-        } = prepared
-        else {
+        let Write::Set { tat, expire_at_ms } = prepared else {
             panic!("expected a Set, got {prepared:?}");
         };
-        assert_eq!(tat.as_bytes(), b"1763856000123456789");
         assert_eq!(expire_at_ms, 1_763_856_000_124);
+        let (tat, expire_at) = digits(tat, expire_at_ms);
+        assert_eq!(tat.as_bytes(), b"1763856000123456789");
         assert_eq!(expire_at.as_bytes(), b"1763856000124");
         assert_eq!(Write::prepare(TatChange::Set(-1)), Err(Error::Overflow));
         assert_eq!(Write::prepare(TatChange::Keep), Ok(Write::Keep));

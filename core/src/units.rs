@@ -8,6 +8,7 @@ pub const NANOS_PER_MILLI: i64 = 1_000_000;
 /// Nanoseconds as whole milliseconds, rounded up (any remainder counts as a millisecond;
 /// negative times count as 0). Expiries, release times and `MS` replies all round this way,
 /// so that nothing expires, wakes or is announced early.
+#[inline(always)]
 pub fn millis_rounded_up(ns: i64) -> i64 {
     let ns = ns.max(0);
     // At most i64::MAX / 10^6 + 1: cannot overflow.

@@ -32,22 +32,29 @@ impl ArgBytes for Arg<'_> {
 
 /// Calls `parse` with the arguments after the command name as bytes: in place for as many
 /// as a CL.THROTTLE or CL.PEEK can validly have (the hot path allocates nothing), collected
-/// for more.
+/// for more. The first `unread` arguments are passed empty, not read: CL.THROTTLE's key
+/// only has to be there (the grammar never looks at it; the key is opened by its handle).
 #[inline(always)]
 fn with_arg_bytes<R>(
     call: &Call<'_>,
+    unread: usize,
     parse: impl FnOnce(&[&[u8]]) -> Result<R, Error>,
 ) -> Result<R, Error> {
     const IN_PLACE: usize = 1 + MAX_ARGS_AFTER_KEY;
     let count = call.arg_count();
+    let bytes_of = |i: usize| -> Result<&[u8], Error> {
+        if i < unread {
+            Ok(&[])
+        } else {
+            Ok(call.arg(i)?.bytes())
+        }
+    };
     if count > IN_PLACE {
-        let bytes = (0..count)
-            .map(|i| call.arg(i).map(|arg| arg.bytes()))
-            .collect::<Result<Vec<_>, Error>>()?;
+        let bytes = (0..count).map(bytes_of).collect::<Result<Vec<_>, Error>>()?;
         return parse(&bytes);
     }
     let mut bytes: [&[u8]; IN_PLACE] = [&[]; IN_PLACE];
-    for (i, slot) in bytes.iter_mut().take(count).enumerate() {
+    for (i, slot) in bytes.iter_mut().enumerate().take(count).skip(unread) {
         *slot = call.arg(i)?.bytes();
     }
     parse(bytes.get(..count).unwrap_or_default())
@@ -60,6 +67,7 @@ struct Server<'c, 'a> {
 }
 
 impl Context for Server<'_, '_> {
+    #[inline]
     fn now(&mut self) -> Result<i64, Error> {
         clock::now_ns()
     }

@@ -47,7 +47,7 @@ impl Command for Peek {
 
 /// Reads the key without opening it for writing, and writes nothing.
 fn peek(call: &Call<'_>) -> Result<Reply, Error> {
-    let request = with_arg_bytes(call, |args| pipeline::parse(Request::Peek, args))?;
+    let request = with_arg_bytes(call, 1, |args| pipeline::parse(Request::Peek, args))?;
     let key = store::read_only(call, call.arg(0)?)?;
     let answer = pipeline::decide(&request, &[store::stored(&key)], &mut server(call))?;
     stats::count(answer.tally);

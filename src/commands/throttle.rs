@@ -45,7 +45,7 @@ impl Command for Throttle {
 /// The hot path: one key, read in place, no allocation in the plain form.
 #[inline(always)]
 fn throttle(call: &Call<'_>) -> Result<Reply, Error> {
-    let request = with_arg_bytes(call, |args| pipeline::parse(Request::Throttle, args))?;
+    let request = with_arg_bytes(call, 1, |args| pipeline::parse(Request::Throttle, args))?;
     let mut limiter = Limiter::open(call, call.arg(0)?)?;
     let answer = pipeline::decide(&request, &[limiter.stored()], &mut server(call))?;
     apply(call, std::slice::from_mut(&mut limiter), answer)

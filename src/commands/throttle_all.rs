@@ -64,7 +64,7 @@ impl Command for ThrottleAll {
 /// Opens the keys in order, stopping at one of another type (the pipeline reports it, after
 /// the errors of the keys before it).
 fn throttle_all(call: &Call<'_>) -> Result<Reply, Error> {
-    let request = with_arg_bytes(call, |args| pipeline::parse(Request::ThrottleAll, args))?;
+    let request = with_arg_bytes(call, 0, |args| pipeline::parse(Request::ThrottleAll, args))?;
     let mut limiters = Vec::with_capacity(request.limits().len());
     let mut wrong_type = false;
     for at in request.key_positions() {
