@@ -42,20 +42,18 @@ fn with_arg_bytes<R>(
 ) -> Result<R, Error> {
     const IN_PLACE: usize = 1 + MAX_ARGS_AFTER_KEY;
     let count = call.arg_count();
-    let bytes_of = |i: usize| -> Result<&[u8], Error> {
-        if i < unread {
-            Ok(&[])
-        } else {
-            Ok(call.arg(i)?.bytes())
-        }
-    };
     if count > IN_PLACE {
-        let bytes = (0..count).map(bytes_of).collect::<Result<Vec<_>, Error>>()?;
+        let mut bytes: Vec<&[u8]> = vec![&[]; count];
+        for (i, slot) in bytes.iter_mut().enumerate().skip(unread) {
+            *slot = call.arg(i)?.bytes();
+        }
         return parse(&bytes);
     }
     let mut bytes: [&[u8]; IN_PLACE] = [&[]; IN_PLACE];
-    for (i, slot) in bytes.iter_mut().enumerate().take(count).skip(unread) {
+    let mut i = unread;
+    while let Some(slot) = bytes.get_mut(i).filter(|_| i < count) {
         *slot = call.arg(i)?.bytes();
+        i += 1;
     }
     parse(bytes.get(..count).unwrap_or_default())
 }
