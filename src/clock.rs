@@ -10,6 +10,7 @@ use gcra_core::Error;
 
 use crate::host;
 
+#[inline(always)]
 pub fn now_ns() -> Result<i64, Error> {
     let (seconds, nanos) = host::wall_clock().ok_or(Error::Clock)?;
     epoch_nanos(seconds, nanos).ok_or(Error::Clock)

@@ -158,7 +158,8 @@ pub struct Answer {
     /// One write per key, in key order (none when nothing is written, as when limited).
     pub writes: Writes,
     /// `BLOCK`: the reservation to answer when it is due.
-    pub release: Option<Release>,
+    /// Boxed: rare, and without it an answer is too large to move without a `memcpy` call.
+    pub release: Option<Box<Release>>,
     /// What `INFO gcra_stats` counts for this call.
     pub tally: Tally,
     /// Whether the call takes tokens and stores a TAT (and may create a key): the calls a
@@ -204,6 +205,13 @@ impl Reply {
 
     pub fn as_slice(&self) -> &[i64] {
         self.values.get(..self.len).unwrap_or_default()
+    }
+
+    /// The six slots (the sixth is 0 when unused) and how many are used: a fixed-size copy
+    /// for a caller that keeps replies in arrays of its own.
+    #[inline(always)]
+    pub fn to_array(&self) -> ([i64; 6], usize) {
+        (self.values, self.len)
     }
 }
 
@@ -367,7 +375,7 @@ fn decide_in_mode(
         tally: Tally::of_outcome(&outcome, request.quantity),
         release: outcome
             .release
-            .map(|reservation| Release::new(reservation, now, request.unit)),
+            .map(|reservation| Box::new(Release::new(reservation, now, request.unit))),
     })
 }
 

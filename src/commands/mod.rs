@@ -65,7 +65,7 @@ struct Server<'c, 'a> {
 }
 
 impl Context for Server<'_, '_> {
-    #[inline]
+    #[inline(always)]
     fn now(&mut self) -> Result<i64, Error> {
         clock::now_ns()
     }
@@ -98,7 +98,7 @@ fn apply(call: &Call<'_>, limiters: &mut [Limiter<'_>], answer: Answer) -> Resul
     if answer.charges {
         refuse_charge_over_maxmemory(call)?;
     }
-    let reply = Reply::from(answer.reply.as_slice());
+    let reply = Reply::from(answer.reply.to_array());
     // Everything that can fail has been checked: the first write is here, and from here on
     // nothing can fail.
     for (limiter, write) in limiters.iter_mut().zip(answer.writes.as_slice()) {
@@ -117,7 +117,7 @@ fn apply(call: &Call<'_>, limiters: &mut [Limiter<'_>], answer: Answer) -> Resul
 fn answer_when_due(
     call: &Call<'_>,
     limiters: &[Limiter<'_>],
-    release: Release,
+    release: Box<Release>,
 ) -> Result<Reply, Error> {
     let names: Vec<Vec<u8>> = limiters.iter().map(|l| l.name().to_vec()).collect();
     let (due_ms, delay_ms) = (release.due_ms, release.delay_ms);

@@ -331,6 +331,21 @@ impl Reply {
     }
 }
 
+impl<const N: usize> From<([i64; N], usize)> for Reply {
+    /// The first `len` of `values` (at most `Reply::MAX`), copied at a fixed size.
+    #[inline(always)]
+    fn from((integers, len): ([i64; N], usize)) -> Reply {
+        let mut values = [0; Reply::MAX];
+        for (slot, value) in values.iter_mut().zip(integers) {
+            *slot = value;
+        }
+        Reply(Inner::Integers {
+            values,
+            len: len.min(N).min(Reply::MAX),
+        })
+    }
+}
+
 impl From<&[i64]> for Reply {
     /// At most `Reply::MAX` integers (a longer slice is a bug, and is cut to `MAX`).
     fn from(integers: &[i64]) -> Reply {
