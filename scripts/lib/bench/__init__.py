@@ -1,0 +1,1 @@
+"""scripts/bench as a package, one module per job; cli.main is the entry point."""
