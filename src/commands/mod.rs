@@ -15,7 +15,7 @@ pub use throttle::Throttle;
 pub use throttle_all::ThrottleAll;
 
 use gcra_core::args::{ArgBytes, MAX_ARGS_AFTER_KEY};
-use gcra_core::pipeline::{Answer, Context, Release, Stored};
+use gcra_core::pipeline::{Answer, Context, Release, Stored, Writes};
 use gcra_core::Error;
 
 use crate::host::{Arg, Call, Reply, Wakeup};
@@ -83,14 +83,6 @@ fn server<'c, 'a>(call: &'c Call<'a>) -> Server<'c, 'a> {
     Server { call }
 }
 
-/// Counts an error where the command decides it (INFO `gcra_errors`).
-fn counted(result: Result<Reply, Error>) -> Result<Reply, Error> {
-    if result.is_err() {
-        stats::record_error();
-    }
-    result
-}
-
 /// After the pipeline: refuse a charge over maxmemory, write every key, count the call, and
 /// reply now or when the reservation is due.
 #[inline(always)]
@@ -101,8 +93,14 @@ fn apply(call: &Call<'_>, limiters: &mut [Limiter<'_>], answer: Answer) -> Resul
     let reply = Reply::from(answer.reply.to_array());
     // Everything that can fail has been checked: the first write is here, and from here on
     // nothing can fail.
-    for (limiter, write) in limiters.iter_mut().zip(answer.writes.as_slice()) {
-        limiter.commit(write);
+    match (&answer.writes, &mut *limiters) {
+        // The hot path: one key, no loop.
+        (Writes::One(write), [limiter]) => limiter.commit(write),
+        (writes, limiters) => {
+            for (limiter, write) in limiters.iter_mut().zip(writes.as_slice()) {
+                limiter.commit(write);
+            }
+        }
     }
     stats::count(answer.tally);
     match answer.release {

@@ -10,7 +10,7 @@ use crate::host::{Call, Command, Reply};
 use crate::{stats, store};
 
 use super::docs::{LIMIT_ARGS, MS, SINCE};
-use super::{counted, server, with_arg_bytes};
+use super::{server, with_arg_bytes};
 
 pub struct Peek;
 
@@ -41,7 +41,11 @@ impl Command for Peek {
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        counted(peek(call))
+        peek(call)
+    }
+
+    fn failed(_error: Error) {
+        stats::record_error();
     }
 }
 

@@ -6,10 +6,11 @@ use gcra_core::Error;
 
 use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
+use crate::stats;
 use crate::store::Limiter;
 
 use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
-use super::{apply, counted, server, with_arg_bytes};
+use super::{apply, server, with_arg_bytes};
 
 pub struct Throttle;
 
@@ -38,7 +39,11 @@ impl Command for Throttle {
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        counted(throttle(call))
+        throttle(call)
+    }
+
+    fn failed(_error: Error) {
+        stats::record_error();
     }
 }
 

@@ -8,10 +8,11 @@ use gcra_core::Error;
 
 use crate::host::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Arg, Call, Command, Reply};
+use crate::stats;
 use crate::store::Limiter;
 
 use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
-use super::{apply, counted, server, with_arg_bytes};
+use super::{apply, server, with_arg_bytes};
 
 pub struct ThrottleAll;
 
@@ -53,7 +54,11 @@ impl Command for ThrottleAll {
     };
 
     fn run(call: &Call<'_>) -> Result<Reply, Error> {
-        counted(throttle_all(call))
+        throttle_all(call)
+    }
+
+    fn failed(_error: Error) {
+        stats::record_error();
     }
 
     fn key_positions(args: &[Arg<'_>]) -> Vec<usize> {

@@ -16,13 +16,17 @@ use super::strings::{interned_pxat, log_unexpected};
 use super::{redis_api, OK};
 use gcra_core::Error;
 
-/// A command: its one description, `run` to answer it, and `key_positions` to answer Redis's
-/// "where are the keys?" for commands registered with `getkeys-api` (positions counted after
-/// the command name).
+/// A command: its one description, `run` to answer it, `failed` to hear of each error reply
+/// (the command counts what it decides), and `key_positions` to answer Redis's "where are the
+/// keys?" for commands registered with `getkeys-api` (positions counted after the command
+/// name).
 pub trait Command {
     const SPEC: CommandSpec;
 
     fn run(call: &Call<'_>) -> Result<Reply, Error>;
+
+    /// Called with the error a call is answered with (from `run`, or a caught panic).
+    fn failed(_error: Error) {}
 
     fn key_positions(_args: &[Arg<'_>]) -> Vec<usize> {
         Vec::new()
@@ -60,6 +64,9 @@ pub(super) unsafe extern "C" fn entry<C: Command>(
         return OK;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| C::run(&call))).unwrap_or(Err(Error::Internal));
+    if let Err(error) = outcome {
+        C::failed(error);
+    }
     send(call.ctx(), outcome);
     OK
 }
