@@ -18,7 +18,7 @@ pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
 }
 
 /// Parses `[0-9]+` (no sign) into a non-negative i64. `None` on anything else.
-#[inline]
+#[inline(always)]
 pub fn parse_digits(bytes: &[u8]) -> Option<i64> {
     i64::try_from(parse_u64(bytes)?).ok()
 }
@@ -132,7 +132,9 @@ pub struct Digits {
 
 impl Digits {
     /// TATs have 19 digits and are written on every allowed call: eight digits at a time
-    /// from the right, then the rest two at a time.
+    /// from the right, then the rest two at a time. Inlined: each caller formats with
+    /// constants known to it, and a call costs the hot path more than the copy.
+    #[inline(always)]
     pub fn of(value: u64) -> Digits {
         let mut buf = [b'0'; MAX_DIGITS];
         let mut start = MAX_DIGITS;
@@ -167,6 +169,7 @@ impl Digits {
 }
 
 /// Writes `value` (below 100) as two digits at `buf[at..at + 2]`.
+#[inline(always)]
 fn put_two_digits(buf: &mut [u8; MAX_DIGITS], at: usize, value: u32) {
     let pair = value as usize * 2;
     if let (Some(slot), Some(digits)) = (buf.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2)) {
@@ -178,6 +181,7 @@ fn put_two_digits(buf: &mut [u8; MAX_DIGITS], at: usize, value: u32) {
 /// first. Splits it in lanes of one u64: two 4-digit halves in 32-bit lanes, then 2-digit
 /// pairs in 16-bit lanes, then one digit per byte. The divisions by 100 and 10 are
 /// multiplications by 10486 / 2^20 and 103 / 2^10, exact for lanes below 10^4 and 100.
+#[inline(always)]
 fn eight_ascii_digits(value: u32) -> [u8; 8] {
     let value = u64::from(value);
     let halves = (value / 10_000) | ((value % 10_000) << 32);
