@@ -47,14 +47,16 @@ shipped library has none.
 -- every use): 2^50 = 1125899906842624, a second = 1000000000 ns, a millisecond = 1000000 ns,
 -- i64::MAX ns = 9223372036 s and 854775807 ns.
 
--- Bound when the library runs (as it loads, only part of `redis` is reachable; when it runs,
--- each global is found through a metatable, which costs about 270 instructions a lookup).
-local find, substring, format, call, pcall_redis
 
 -- `entry` (cl_throttle, cl_throttleall or cl_peek) in the plain form: its reply, or nil.
 -- args[at] is the first argument after the keys. Now is read from TIME unless given (tests).
 -- The exact path's `decide_all`, limit by limit, with every time taken relative to now.
-local function fast(keys, args, at, entry, now_s, now_ns)
+-- The functions it calls are arguments: as the library loads, only part of `redis` is
+-- reachable; as it runs, a global costs a lookup, and as a script, an upvalue costs an
+-- allocation at every call. `parsed` (FCALL only: a script's locals last one call) holds the
+-- limits last read, by position, as { max_burst, count, period, interval, capacity }: limits
+-- are usually the caller's constants, and reading one costs more than the arithmetic.
+local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis, parsed, now_s, now_ns)
   local n = #keys
   local extra = #args - at + 1 - 3 * n -- [quantity] [MS]
   local quantity, in_ms = 1, false
@@ -98,26 +100,39 @@ local function fast(keys, args, at, entry, now_s, now_ns)
     -- decimals; then period_ns and count are below 10^15 < 2^50.
     local base = at + 3 * i - 3
     local max_burst, count, period = args[base], args[base + 1], args[base + 2]
-    if #max_burst > 15 or #count > 15 or not find(max_burst, '^%d+$') or not find(count, '^%d+$') then
-      return nil
-    end
-    local period_ns
-    if #period < 7 and find(period, '^%d+$') then
-      period_ns = period * 1000000000
+    local interval, limit_capacity
+    local seen = parsed and parsed[i]
+    -- (Equal strings are one object in Lua: these are pointer comparisons.)
+    if seen and seen[1] == max_burst and seen[2] == count and seen[3] == period then
+      interval, limit_capacity = seen[4], seen[5]
     else
-      local _, _, whole, fraction = find(period, '^(%d+)%.(%d+)$')
-      if not whole or #whole > 6 or #fraction > 9 then
+      if #max_burst > 15 or #count > 15 then
         return nil
       end
-      -- A fraction of k digits: fraction * 10^(9 - k) ns.
-      period_ns = whole * 1000000000 + fraction * 10 ^ (9 - #fraction)
+      -- One match for the three (cheaper than three): a space or an empty argument among
+      -- them would make more or fewer than two spaces, or one at an end.
+      local text = max_burst .. ' ' .. count .. ' ' .. period
+      local period_ns
+      if #period < 7 and find(text, '^%d+ %d+ %d+$') then
+        period_ns = period * 1000000000
+      else
+        local _, _, whole, fraction = find(text, '^%d+ %d+ (%d+)%.(%d+)$')
+        if not whole or #whole > 6 or #fraction > 9 then
+          return nil
+        end
+        -- A fraction of k digits: fraction * 10^(9 - k) ns.
+        period_ns = whole * 1000000000 + fraction * 10 ^ (9 - #fraction)
+      end
+      local per = count + 0
+      if per < 1 or period_ns < 1 then
+        return nil
+      end
+      interval = (period_ns - period_ns % per) / per
+      limit_capacity = max_burst + 1
+      if parsed and i <= 8 then
+        parsed[i] = { max_burst, count, period, interval, limit_capacity }
+      end
     end
-    count = count + 0
-    if count < 1 or period_ns < 1 then
-      return nil
-    end
-    local interval = (period_ns - period_ns % count) / count
-    local limit_capacity = max_burst + 1
     -- Products of integers are exact below 2^50, and a true product of 2^50 or more never
     -- rounds below it (a double).
     local tolerance, increment = interval * limit_capacity, interval * quantity
@@ -128,10 +143,22 @@ local function fast(keys, args, at, entry, now_s, now_ns)
     -- (another type) is a table, of length 0.
     local ahead, tat = 0, pcall_redis('GET', keys[i])
     if tat then
-      if #tat < 10 or #tat > 19 or not find(tat, '^%d+$') then
+      -- 19 digits (a TAT since 2001; others take the exact path), read byte by byte into
+      -- seconds and nanoseconds: cheaper than a match and two conversions.
+      if #tat ~= 19 then
         return nil
       end
-      local seconds = substring(tat, 1, -10) + 0
+      local a, b, c, d, e, f, g, h, j, k, l, m, o, p, q, r, s, t, u = byte(tat, 1, 19)
+      if a < 48 or a > 57 or b < 48 or b > 57 or c < 48 or c > 57 or d < 48 or d > 57
+        or e < 48 or e > 57 or f < 48 or f > 57 or g < 48 or g > 57 or h < 48 or h > 57
+        or j < 48 or j > 57 or k < 48 or k > 57 or l < 48 or l > 57 or m < 48 or m > 57
+        or o < 48 or o > 57 or p < 48 or p > 57 or q < 48 or q > 57 or r < 48 or r > 57
+        or s < 48 or s > 57 or t < 48 or t > 57 or u < 48 or u > 57 then
+        return nil
+      end
+      -- (The codes less 48 each: 48 * 1111111111 and 48 * 111111111.)
+      local seconds = a * 1000000000 + b * 100000000 + c * 10000000 + d * 1000000 + e * 100000
+        + f * 10000 + g * 1000 + h * 100 + j * 10 + k - 53333333328
       if seconds >= 9223372036 then
         return nil
       end
@@ -139,7 +166,9 @@ local function fast(keys, args, at, entry, now_s, now_ns)
       if seconds >= 1000000 then
         return nil
       elseif seconds >= 0 then
-        ahead = seconds * 1000000000 + (substring(tat, -9) - now_ns)
+        local nanos = l * 100000000 + m * 10000000 + o * 1000000 + p * 100000 + q * 10000
+          + r * 1000 + s * 100 + t * 10 + u - 5333333328
+        ahead = seconds * 1000000000 + (nanos - now_ns)
         if ahead < 0 then
           ahead = 0
         end
@@ -225,15 +254,15 @@ end
 -- before the rest is defined. Redis 6 replicates a script's commands, not the script, only
 -- when asked (Redis 7, which has REDIS_VERSION_NUM, always does): the replicas must never
 -- see TIME. (The exact path's entries are at the end.)
-if not redis.register_function then
-  if not redis.REDIS_VERSION_NUM and redis.replicate_commands then
-    redis.replicate_commands()
+local server = redis -- (each global looked up once)
+if not server.register_function then
+  if not server.REDIS_VERSION_NUM and server.replicate_commands then
+    server.replicate_commands()
   end
-  find, substring, format = string.find, string.sub, string.format
-  call, pcall_redis = redis.call, redis.pcall
-  local entry = ARGV[1]
+  local text, args = string, ARGV
+  local entry = args[1]
   if entry == 'cl_throttle' or entry == 'cl_throttleall' or entry == 'cl_peek' then
-    local reply = fast(KEYS, ARGV, 2, entry)
+    local reply = fast(KEYS, args, 2, entry, text.find, text.byte, text.format, server.call, server.pcall)
     if reply then
       return reply
     end
@@ -1346,10 +1375,12 @@ local ENTRIES = {
   cl_peek = entry(peek, server_now),
 }
 
--- The fast path's functions, bound at the first call (see `fast`).
+-- FCALL's fast path: its functions, bound at the first call (see `fast`), and its limits.
+local find, byte, format, call, pcall_redis, parsed
 local function bind()
-  find, substring, format = string.find, string.sub, string.format
+  find, byte, format = string.find, string.byte, string.format
   call, pcall_redis = redis.call, redis.pcall
+  parsed = {}
 end
 
 if redis.register_function then
@@ -1360,7 +1391,8 @@ if redis.register_function then
       if not call then
         bind()
       end
-      return fast(keys, args, 1, name) or exact(keys, args)
+      return fast(keys, args, 1, name, find, byte, format, call, pcall_redis, parsed)
+        or exact(keys, args)
     end
   end
   redis.register_function({ function_name = 'cl_throttle', callback = callback('cl_throttle') })

@@ -35,7 +35,8 @@ local function test_entry(name, handler)
   return function(keys, args)
     if not call then bind() end
     local now = parse_time(args[1])
-    local reply = now and fast(keys, args, 3, name, now[1], now[2])
+    local reply = now
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, parsed, now[1], now[2])
     if reply then
       fast_replies = fast_replies + 1
       return reply
