@@ -234,20 +234,24 @@ local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis
     end
   end
   -- The durations: milliseconds rounded up, or redis-cell's seconds (the whole milliseconds,
-  -- rounded up to seconds).
+  -- rounded up to seconds); retry only when limited.
   if in_ms then
     reset = (reset + 999999 - (reset + 999999) % 1000000) / 1000000
-    retry = (retry + 999999 - (retry + 999999) % 1000000) / 1000000
   else
     reset = (reset - reset % 1000000) / 1000000
     reset = (reset + 999 - (reset + 999) % 1000) / 1000
-    retry = (retry - retry % 1000000) / 1000000
-    retry = (retry + 999 - (retry + 999) % 1000) / 1000
   end
   if not limited then
     return { 0, capacity, remaining, -1, reset }
+  elseif never then
+    return { 1, capacity, remaining, -1, reset }
+  elseif in_ms then
+    retry = (retry + 999999 - (retry + 999999) % 1000000) / 1000000
+  else
+    retry = (retry - retry % 1000000) / 1000000
+    retry = (retry + 999 - (retry + 999) % 1000) / 1000
   end
-  return { 1, capacity, remaining, never and -1 or retry, reset }
+  return { 1, capacity, remaining, retry, reset }
 end
 
 -- As a script (EVAL/EVALSHA), this whole file runs at every call: the fast path answers
