@@ -143,19 +143,12 @@ local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis
     -- (another type) is a table, of length 0.
     local ahead, tat = 0, pcall_redis('GET', keys[i])
     if tat then
-      -- 19 digits (a TAT since 2001; others take the exact path), read byte by byte into
-      -- seconds and nanoseconds: cheaper than a match and two conversions.
-      if #tat ~= 19 then
+      -- 19 digits (a TAT since 2001; others take the exact path), checked by one match,
+      -- then read byte by byte (cheaper than cutting it in two and converting the halves).
+      if #tat ~= 19 or not find(tat, '^%d+$') then
         return nil
       end
       local a, b, c, d, e, f, g, h, j, k, l, m, o, p, q, r, s, t, u = byte(tat, 1, 19)
-      if a < 48 or a > 57 or b < 48 or b > 57 or c < 48 or c > 57 or d < 48 or d > 57
-        or e < 48 or e > 57 or f < 48 or f > 57 or g < 48 or g > 57 or h < 48 or h > 57
-        or j < 48 or j > 57 or k < 48 or k > 57 or l < 48 or l > 57 or m < 48 or m > 57
-        or o < 48 or o > 57 or p < 48 or p > 57 or q < 48 or q > 57 or r < 48 or r > 57
-        or s < 48 or s > 57 or t < 48 or t > 57 or u < 48 or u > 57 then
-        return nil
-      end
       -- (The codes less 48 each: 48 * 1111111111 and 48 * 111111111.)
       local seconds = a * 1000000000 + b * 100000000 + c * 10000000 + d * 1000000 + e * 100000
         + f * 10000 + g * 1000 + h * 100 + j * 10 + k - 53333333328
