@@ -1,0 +1,210 @@
+//! The local provider: a limiter in this process, for many threads, deciding every call
+//! with the module's own core (`gcra-core`), so that for the same arguments, stored TAT and
+//! now it gives the module's reply and stores the module's TAT.
+
+mod decide;
+mod store;
+
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::decision::Decision;
+use crate::error::Error;
+use crate::key::Key;
+use crate::limit::Limit;
+use crate::mode::Mode;
+use crate::request::{quantity, refund_quantity, Call, Command};
+
+use decide::{decide, released, Decided};
+use gcra_core::state::Write;
+use store::{SlotState, Store};
+
+/// A rate limiter in this process: `Send + Sync`, share it (`Arc`) between threads.
+///
+/// Keys live in a concurrent map; a key whose bucket is full again is dropped by a sweep
+/// that runs as keys are added (or by [`LocalLimiter::cleanup`]), as Redis expires the
+/// module's keys.
+pub struct LocalLimiter<C: Clock = SystemClock> {
+    store: Store,
+    clock: C,
+}
+
+impl Default for LocalLimiter<SystemClock> {
+    fn default() -> Self {
+        LocalLimiter::new()
+    }
+}
+
+impl LocalLimiter<SystemClock> {
+    pub fn new() -> LocalLimiter<SystemClock> {
+        LocalLimiter::with_clock(SystemClock)
+    }
+}
+
+impl<C: Clock> LocalLimiter<C> {
+    /// A limiter that reads "now" (and draws, and sleeps) through `clock`.
+    pub fn with_clock(clock: C) -> LocalLimiter<C> {
+        LocalLimiter {
+            store: Store::new(),
+            clock,
+        }
+    }
+
+    /// Takes `quantity` tokens (0 peeks).
+    #[inline]
+    pub fn throttle(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
+        self.run(Call::new(
+            Command::Throttle,
+            &[(key, limit)],
+            quantity(tokens)?,
+            Mode::Plain,
+        )?)
+    }
+
+    /// Takes `quantity` tokens in `mode` (`BLOCK` sleeps this thread until the reservation
+    /// is due).
+    pub fn throttle_with(
+        &self,
+        key: &Key,
+        limit: &Limit,
+        tokens: u64,
+        mode: Mode,
+    ) -> Result<Decision, Error> {
+        self.run(Call::new(
+            Command::Throttle,
+            &[(key, limit)],
+            quantity(tokens)?,
+            mode,
+        )?)
+    }
+
+    /// One request against several limits (distinct keys), all or nothing.
+    pub fn throttle_all(
+        &self,
+        limits: &[(&Key, &Limit)],
+        tokens: u64,
+        mode: Mode,
+    ) -> Result<Decision, Error> {
+        self.run(Call::new(
+            Command::Throttle,
+            limits,
+            quantity(tokens)?,
+            mode,
+        )?)
+    }
+
+    /// What `throttle` would answer now for `quantity` tokens; changes nothing.
+    pub fn peek(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
+        self.run(Call::new(
+            Command::Peek,
+            &[(key, limit)],
+            quantity(tokens)?,
+            Mode::Plain,
+        )?)
+    }
+
+    /// Gives `quantity` tokens back, never past a full bucket.
+    pub fn refund(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
+        self.run(Call::new(
+            Command::Throttle,
+            &[(key, limit)],
+            refund_quantity(tokens)?,
+            Mode::Plain,
+        )?)
+    }
+
+    /// Forgets a key: its bucket is full again.
+    pub fn reset(&self, key: &Key) {
+        self.store.remove(key.as_bytes());
+    }
+
+    /// Forgets every key.
+    pub fn clear(&self) {
+        self.store.clear();
+    }
+
+    /// Drops the keys whose buckets are full again; returns how many.
+    pub fn cleanup(&self) -> usize {
+        self.clock.now_ns().map_or(0, |now| self.store.sweep(now))
+    }
+
+    /// How many keys are held (full buckets not yet swept included).
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The TAT the key holds (ns since the epoch): what the module would store at that key.
+    pub fn stored_tat(&self, key: &Key) -> Option<i64> {
+        let now = self.clock.now_ns().unwrap_or(0);
+        self.store.with_one(key.as_bytes(), now, |state| state.tat)
+    }
+
+    #[inline]
+    fn run(&self, call: Call<'_>) -> Result<Decision, Error> {
+        let now = self.clock.now_ns().ok_or(Error::Clock)?;
+        let draw = match call.mode {
+            Mode::Soft { .. } => self.clock.draw(),
+            _ => 0,
+        };
+        let decided = match call.limits {
+            [(key, _)] => self.store.with_one(key.as_bytes(), now, |state| {
+                decide_and_apply(&call, &mut [state], now, draw)
+            })?,
+            limits => {
+                let keys: Vec<&[u8]> = limits.iter().map(|(key, _)| key.as_bytes()).collect();
+                self.store.with_many(&keys, now, |states| {
+                    decide_and_apply(&call, states, now, draw)
+                })?
+            }
+        };
+        let decided = match decided.due {
+            Some(due) => self.release(&call, due)?,
+            None => decided,
+        };
+        Decision::from_reply(decided.reply(), call.quantity, call.mode)
+    }
+
+    /// Waits for a `BLOCK` reservation, then answers as the module does when it is due.
+    fn release(&self, call: &Call<'_>, due: i64) -> Result<Decided, Error> {
+        let mut now = self.clock.now_ns().ok_or(Error::Clock)?;
+        while now < due {
+            self.clock
+                .sleep(Duration::from_nanos((due - now).unsigned_abs()));
+            now = self.clock.now_ns().ok_or(Error::Clock)?;
+        }
+        let keys: Vec<&[u8]> = call.limits.iter().map(|(key, _)| key.as_bytes()).collect();
+        let tats = self.store.with_many(&keys, now, |states| {
+            states.iter().map(|state| state.tat).collect::<Vec<_>>()
+        });
+        Ok(released(call, &tats, now)?)
+    }
+}
+
+/// Decides with the keys locked, then applies the writes (all checked first).
+#[inline]
+fn decide_and_apply(
+    call: &Call<'_>,
+    states: &mut [&mut SlotState],
+    now: i64,
+    draw: u64,
+) -> Result<Decided, Error> {
+    let decided = match &*states {
+        [state] => decide(call, &[state.tat], now, draw)?,
+        many => {
+            let tats: Vec<Option<i64>> = many.iter().map(|state| state.tat).collect();
+            decide(call, &tats, now, draw)?
+        }
+    };
+    for (state, write) in states.iter_mut().zip(&decided.writes) {
+        match *write {
+            Write::Keep => {}
+            Write::Set { tat, .. } => state.tat = i64::try_from(tat).ok(),
+            Write::Delete => state.tat = None,
+        }
+    }
+    Ok(decided)
+}

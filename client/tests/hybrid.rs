@@ -1,0 +1,190 @@
+//! The hybrid provider's guarantee on a real server: several hybrid clients (each its own
+//! connection and leases) hammer one key far above its limit; over every window of length
+//! `w` they admit at most what the limit allows over `w + lease_ttl`, in total no more than
+//! the server granted, with at least 10x fewer server calls than requests. Prints how much
+//! they under-admit against an exact limiter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gcra_test_support::Server;
+use redis_gcra_client::{Decision, HybridConfig, HybridLimiter, Key, Limit, Local, RedisLimiter};
+
+const CLIENTS: usize = 4;
+const TASKS_PER_CLIENT: usize = 4;
+const RUN: Duration = Duration::from_secs(3);
+const TTL: Duration = Duration::from_millis(50);
+
+async fn hybrid(server: &Server, config: HybridConfig) -> HybridLimiter {
+    let remote = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
+        .await
+        .expect("connect");
+    HybridLimiter::new(remote, config)
+}
+
+/// The most an exact limiter admits over a window of `window`: a full bucket, then the rate.
+fn allowed_over(limit: &Limit, window: Duration) -> u64 {
+    limit.capacity() + (window.as_nanos() / limit.interval().as_nanos()) as u64 + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_hybrid_clients_never_overshoot() {
+    let server = Server::start();
+    let limit = Limit::new(50, 500, Duration::from_secs(1)).expect("limit");
+    let config = HybridConfig {
+        lease_ttl: TTL,
+        lease_size: None,
+    };
+    assert_eq!(config.lease_for(&limit), 25);
+    let key = Key::new("hot").expect("key");
+    let admitted: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let requests = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        clients.push(hybrid(&server, config).await);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for client in &clients {
+        for _ in 0..TASKS_PER_CLIENT {
+            let (client, key, admitted, requests) = (
+                client.clone(),
+                key.clone(),
+                admitted.clone(),
+                requests.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while start.elapsed() < RUN {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    let decision = client.acquire(&key, &limit).await.expect("acquire");
+                    if decision.is_allowed() {
+                        mine.push(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                admitted.lock().expect("lock").extend(mine);
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let elapsed = start.elapsed();
+    let mut refunded = 0;
+    for client in &clients {
+        refunded += client.flush(true).await.expect("flush");
+    }
+    let mut times = admitted.lock().expect("lock").clone();
+    times.sort();
+    let total = times.len() as u64;
+    let requests = requests.load(Ordering::Relaxed);
+    let calls: u64 = clients.iter().map(HybridLimiter::server_calls).sum();
+
+    // Every window, from every admission: at most the limit over w + lease_ttl.
+    for window in [10, 50, 100, 250, 1000, 3000].map(Duration::from_millis) {
+        let bound = allowed_over(&limit, window + TTL);
+        let mut worst = 0;
+        let mut end = 0;
+        for (i, &from) in times.iter().enumerate() {
+            while end < times.len() && times[end] <= from + window {
+                end += 1;
+            }
+            worst = worst.max(end - i);
+        }
+        println!("window {window:?}: at most {worst} admitted (bound {bound})");
+        assert!(
+            worst as u64 <= bound,
+            "window {window:?}: {worst} > {bound}"
+        );
+    }
+    // In total: no more than an exact limiter could have admitted.
+    let exact = allowed_over(&limit, elapsed);
+    let under = 100.0 * (1.0 - total as f64 / exact as f64);
+    println!(
+        "{CLIENTS} clients x {TASKS_PER_CLIENT} tasks, {elapsed:?}: {requests} requests, {total} admitted \
+         (an exact limiter: {exact}; under-admission {under:.1}%), {calls} server calls \
+         ({:.1} per 1,000 admitted), {refunded} tokens refunded at the end",
+        calls as f64 * 1000.0 / total as f64
+    );
+    assert!(total <= exact, "{total} admitted, exact limiter {exact}");
+    assert!(
+        calls * 10 <= requests,
+        "{calls} server calls for {requests} requests"
+    );
+    assert!(under < 25.0, "under-admission {under:.1}%");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_acquire_answers_locally_or_asks_for_the_server() {
+    let server = Server::start();
+    let client = hybrid(
+        &server,
+        HybridConfig {
+            lease_ttl: Duration::from_secs(5),
+            lease_size: Some(3),
+        },
+    )
+    .await;
+    let key = Key::new("local").expect("key");
+    let limit = Limit::new(3, 1, Duration::from_secs(60)).expect("limit");
+    assert_eq!(client.try_acquire(&key, &limit), Local::NeedsServer);
+    // One call leases the whole bucket (3): the next two are local.
+    assert!(client
+        .acquire(&key, &limit)
+        .await
+        .expect("acquire")
+        .is_allowed());
+    assert_eq!(client.server_calls(), 1);
+    for remaining in [1, 0] {
+        match client.try_acquire(&key, &limit) {
+            Local::Decided(Decision::Allowed { status, .. }) => {
+                assert_eq!(status.remaining, remaining)
+            }
+            other => panic!("expected a local grant, got {other:?}"),
+        }
+    }
+    assert_eq!(client.try_acquire(&key, &limit), Local::NeedsServer);
+    let denied = client.acquire(&key, &limit).await.expect("acquire");
+    assert!(!denied.is_allowed(), "{denied:?}");
+    assert_eq!(client.server_calls(), 2);
+    // Denied: answered locally until the retry time, no server call.
+    for _ in 0..100 {
+        match client.acquire(&key, &limit).await.expect("acquire") {
+            Decision::Limited { retry_after, .. } => assert!(retry_after.is_some()),
+            other => panic!("expected a cached denial, got {other:?}"),
+        }
+    }
+    assert_eq!(client.server_calls(), 2);
+    assert!(matches!(
+        client.try_acquire(&key, &limit),
+        Local::Decided(Decision::Limited { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_tokens_are_refunded_when_the_lease_ends() {
+    let server = Server::start();
+    let client = hybrid(
+        &server,
+        HybridConfig {
+            lease_ttl: Duration::from_millis(100),
+            lease_size: Some(10),
+        },
+    )
+    .await;
+    let key = Key::new("refund").expect("key");
+    let limit = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");
+    assert!(client
+        .acquire(&key, &limit)
+        .await
+        .expect("acquire")
+        .is_allowed());
+    let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
+    assert_eq!(peek.status().remaining, 0, "the lease holds the other 9");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(client.flush(false).await.expect("flush"), 9);
+    let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
+    assert_eq!(peek.status().remaining, 9, "{peek:?}");
+}
