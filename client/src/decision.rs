@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use gcra_core::gcra;
+use gcra_core::units::millis_rounded_up;
+
 use crate::error::Error;
 use crate::mode::Mode;
 
@@ -71,6 +74,29 @@ impl Decision {
             Decision::Allowed { status, .. }
             | Decision::Limited { status, .. }
             | Decision::Suppressed { status, .. } => status,
+        }
+    }
+
+    /// The decision of the plain form straight from the core's: what [`Decision::from_reply`]
+    /// makes of its reply in milliseconds, without the reply.
+    #[inline]
+    pub(crate) fn from_core(decision: &gcra::Decision, quantity: i64) -> Decision {
+        let ms = |ns: i64| Duration::from_millis(millis_rounded_up(ns).unsigned_abs());
+        let status = Status {
+            limit: decision.capacity.unsigned_abs(),
+            remaining: decision.remaining.max(0).unsigned_abs(),
+            reset_after: ms(decision.reset_after_ns),
+        };
+        if decision.limited {
+            Decision::Limited {
+                retry_after: decision.retry_after_ns.map(ms),
+                status,
+            }
+        } else {
+            Decision::Allowed {
+                granted: quantity.max(0).unsigned_abs(),
+                status,
+            }
         }
     }
 

@@ -37,6 +37,10 @@ async fn several_hybrid_clients_never_overshoot() {
         lease_size: None,
     };
     assert_eq!(config.lease_for(&limit), 25);
+    let config = HybridConfig {
+        lease_ttl: TTL,
+        lease_size: None,
+    };
     let key = Key::new("hot").expect("key");
     let admitted: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let requests = Arc::new(AtomicU64::new(0));
@@ -128,27 +132,37 @@ async fn try_acquire_answers_locally_or_asks_for_the_server() {
     )
     .await;
     let key = Key::new("local").expect("key");
-    let limit = Limit::new(3, 1, Duration::from_secs(60)).expect("limit");
+    let limit = Limit::new(4, 1, Duration::from_secs(60)).expect("limit");
     assert_eq!(client.try_acquire(&key, &limit), Local::NeedsServer);
-    // One call leases the whole bucket (3): the next two are local.
+    // A new key's first lease is one token; a lease used up doubles the next (at most 3).
     assert!(client
         .acquire(&key, &limit)
         .await
         .expect("acquire")
         .is_allowed());
-    assert_eq!(client.server_calls(), 1);
-    for remaining in [1, 0] {
-        match client.try_acquire(&key, &limit) {
-            Local::Decided(Decision::Allowed { status, .. }) => {
-                assert_eq!(status.remaining, remaining)
-            }
-            other => panic!("expected a local grant, got {other:?}"),
-        }
+    assert_eq!(client.try_acquire(&key, &limit), Local::NeedsServer);
+    assert!(client
+        .acquire(&key, &limit)
+        .await
+        .expect("acquire")
+        .is_allowed());
+    assert_eq!(client.server_calls(), 2);
+    match client.try_acquire(&key, &limit) {
+        Local::Decided(Decision::Allowed { status, .. }) => assert_eq!(status.remaining, 0),
+        other => panic!("expected a local grant, got {other:?}"),
     }
     assert_eq!(client.try_acquire(&key, &limit), Local::NeedsServer);
+    // The last token of the bucket: a lease of 3 granted 1 (ATMOST). Less than asked: the
+    // bucket is empty, so the next request is refused locally, without a call.
+    assert!(client
+        .acquire(&key, &limit)
+        .await
+        .expect("acquire")
+        .is_allowed());
     let denied = client.acquire(&key, &limit).await.expect("acquire");
     assert!(!denied.is_allowed(), "{denied:?}");
-    assert_eq!(client.server_calls(), 2);
+    let calls = client.server_calls();
+    assert_eq!(calls, 3);
     // Denied: answered locally until the retry time, no server call.
     for _ in 0..100 {
         match client.acquire(&key, &limit).await.expect("acquire") {
@@ -156,7 +170,7 @@ async fn try_acquire_answers_locally_or_asks_for_the_server() {
             other => panic!("expected a cached denial, got {other:?}"),
         }
     }
-    assert_eq!(client.server_calls(), 2);
+    assert_eq!(client.server_calls(), calls);
     assert!(matches!(
         client.try_acquire(&key, &limit),
         Local::Decided(Decision::Limited { .. })
@@ -169,22 +183,26 @@ async fn unused_tokens_are_refunded_when_the_lease_ends() {
     let client = hybrid(
         &server,
         HybridConfig {
-            lease_ttl: Duration::from_millis(100),
+            lease_ttl: Duration::from_millis(300),
             lease_size: Some(10),
         },
     )
     .await;
     let key = Key::new("refund").expect("key");
     let limit = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");
-    assert!(client
-        .acquire(&key, &limit)
-        .await
-        .expect("acquire")
-        .is_allowed());
+    // Leases of 1, 2 and 4 tokens: 4 used, 3 left in the last lease.
+    for _ in 0..4 {
+        assert!(client
+            .acquire(&key, &limit)
+            .await
+            .expect("acquire")
+            .is_allowed());
+    }
+    assert_eq!(client.server_calls(), 3);
     let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
-    assert_eq!(peek.status().remaining, 0, "the lease holds the other 9");
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(client.flush(false).await.expect("flush"), 9);
+    assert_eq!(peek.status().remaining, 3, "the lease holds 3: {peek:?}");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(client.flush(false).await.expect("flush"), 3);
     let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
-    assert_eq!(peek.status().remaining, 9, "{peek:?}");
+    assert_eq!(peek.status().remaining, 6, "{peek:?}");
 }

@@ -29,6 +29,9 @@ pub(crate) struct Lease {
     /// The server's last word on the bucket, and when it said it.
     pub status: Status,
     pub said_at: Instant,
+    /// The next lease's size: 1 on a new key, doubled each time a lease is used up, halved
+    /// each time one ends with tokens left (so a key seen once costs one call, no refund).
+    pub next_size: u64,
 }
 
 impl Lease {
@@ -44,6 +47,7 @@ impl Lease {
                 reset_after: Duration::ZERO,
             },
             said_at: now,
+            next_size: 1,
         }
     }
 
@@ -69,8 +73,10 @@ impl Lease {
     }
 
     /// Tokens to give back: the lease's leftovers once it has ended (or at once, `force`).
+    /// A lease that ends with tokens left makes the next one half as large.
     pub fn take_unused(&mut self, now: Instant, force: bool) -> u64 {
-        if force || now >= self.expires {
+        if (force || now >= self.expires) && self.tokens > 0 {
+            self.next_size = (self.next_size / 2).max(1);
             std::mem::take(&mut self.tokens)
         } else {
             0

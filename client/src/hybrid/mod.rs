@@ -3,7 +3,9 @@
 //!
 //! - Tokens are leased from the server in batches (`ATMOST`, up to the lease size, never
 //!   more than the capacity) and served locally, one per request, until the lease ends: it
-//!   is used up, or its time to live passes. Then what was not used is refunded.
+//!   is used up, or its time to live passes. Then what was not used is refunded. A key's
+//!   first lease is one token (a key seen once costs one call and no refund); each lease
+//!   used up doubles the next, each that ends with tokens left halves it.
 //! - A denial is cached until its retry time, stretched to when a whole lease's worth of
 //!   tokens is due (the bucket keeps them meanwhile: nothing is lost while it is not full):
 //!   no server call while denied.
@@ -41,8 +43,8 @@ use lease::{round_up_ms, Lease};
 pub struct HybridConfig {
     /// How long leased tokens may be used after the grant (the guarantee's slack).
     pub lease_ttl: Duration,
-    /// Most tokens leased at once; `None`: what the limit's rate yields in one `lease_ttl`.
-    /// Always at least 1 and at most the limit's capacity.
+    /// Most tokens leased at once; `None`: what the limit's rate yields in one `lease_ttl`,
+    /// at most half the capacity. Always at least 1 and at most the limit's capacity.
     pub lease_size: Option<u64>,
 }
 
@@ -56,12 +58,14 @@ impl Default for HybridConfig {
 }
 
 impl HybridConfig {
-    /// The lease size for `limit`.
+    /// The largest lease for `limit`.
     pub fn lease_for(&self, limit: &Limit) -> u64 {
         let per_ttl = self.lease_ttl.as_nanos() / limit.interval().as_nanos().max(1);
-        let size = self
-            .lease_size
-            .unwrap_or_else(|| u64::try_from(per_ttl).unwrap_or(u64::MAX));
+        let size = self.lease_size.unwrap_or_else(|| {
+            u64::try_from(per_ttl)
+                .unwrap_or(u64::MAX)
+                .min(limit.capacity() / 2)
+        });
         size.clamp(1, limit.capacity())
     }
 }
@@ -127,19 +131,25 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         let entry = self.entry(key, limit);
         let _refill = entry.refill.lock().await;
         // Another task may have refilled while this one waited.
-        let (unused, old_limit) = {
+        let (unused, old_limit, size) = {
             let mut lease = entry.lease();
             let now = Instant::now();
             if let Local::Decided(decision) = lease.try_take(limit, now) {
                 return Ok(decision);
             }
             let changed = lease.limit != *limit;
-            (lease.take_unused(now, changed), lease.limit)
+            let unused = lease.take_unused(now, changed);
+            if unused == 0 && lease.said_at < lease.expires {
+                // The last lease was used up in time: lease more.
+                lease.next_size = lease.next_size.saturating_mul(2);
+            }
+            let size = lease.next_size.clamp(1, self.config.lease_for(limit));
+            lease.next_size = size;
+            (unused, lease.limit, size)
         };
         if unused > 0 {
             self.refund(key, &old_limit, unused).await?;
         }
-        let size = self.config.lease_for(limit);
         self.server_calls.fetch_add(1, Ordering::Relaxed);
         // The lease's time counts from before the grant: its tokens are used within
         // lease_ttl of the server granting them.
@@ -150,7 +160,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             .await?;
         let now = Instant::now();
         let mut lease = entry.lease();
-        *lease = Lease::empty(*limit, now);
+        *lease = Lease {
+            next_size: size,
+            ..Lease::empty(*limit, now)
+        };
         lease.status = *granted.status();
         match granted {
             Decision::Allowed { granted, status } => {

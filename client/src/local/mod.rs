@@ -16,8 +16,9 @@ use crate::mode::Mode;
 use crate::request::{quantity, refund_quantity, Call, Command};
 
 use decide::{decide, released, Decided};
+use gcra_core::gcra::{self, TatChange};
 use gcra_core::state::Write;
-use store::{SlotState, Store};
+use store::{Change, Store};
 
 /// A rate limiter in this process: `Send + Sync`, share it (`Arc`) between threads.
 ///
@@ -139,25 +140,46 @@ impl<C: Clock> LocalLimiter<C> {
 
     /// The TAT the key holds (ns since the epoch): what the module would store at that key.
     pub fn stored_tat(&self, key: &Key) -> Option<i64> {
-        let now = self.clock.now_ns().unwrap_or(0);
-        self.store.with_one(key.as_bytes(), now, |state| state.tat)
+        self.store
+            .read(&[key.as_bytes()])
+            .first()
+            .copied()
+            .flatten()
     }
 
     #[inline]
     fn run(&self, call: Call<'_>) -> Result<Decision, Error> {
         let now = self.clock.now_ns().ok_or(Error::Clock)?;
+        if let ([(key, limit)], Mode::Plain) = (call.limits, call.mode) {
+            // redis-cell's plain form: the pipeline's hot path, the decision built directly.
+            return self.store.update_one(key.as_bytes(), now, |tat| {
+                let decision = gcra::decide(limit.core(), call.quantity, tat, now)?;
+                let change = match (call.command, decision.change) {
+                    (Command::Peek, _) | (_, TatChange::Keep) => Change::Keep,
+                    // What Write::prepare checks: a TAT before the epoch cannot be stored.
+                    (_, TatChange::Set(tat)) if tat < 0 => return Err(Error::Overflow),
+                    (_, TatChange::Set(tat)) => Change::Set(tat),
+                    (_, TatChange::Delete) => Change::Delete,
+                };
+                Ok::<_, Error>((Decision::from_core(&decision, call.quantity), change))
+            });
+        }
         let draw = match call.mode {
             Mode::Soft { .. } => self.clock.draw(),
             _ => 0,
         };
         let decided = match call.limits {
-            [(key, _)] => self.store.with_one(key.as_bytes(), now, |state| {
-                decide_and_apply(&call, &mut [state], now, draw)
+            [(key, _)] => self.store.update_one(key.as_bytes(), now, |tat| {
+                let decided = decide(&call, &[tat], now, draw)?;
+                let change = decided.writes.first().map_or(Change::Keep, change_of);
+                Ok::<_, Error>((decided, change))
             })?,
             limits => {
                 let keys: Vec<&[u8]> = limits.iter().map(|(key, _)| key.as_bytes()).collect();
-                self.store.with_many(&keys, now, |states| {
-                    decide_and_apply(&call, states, now, draw)
+                self.store.update_many(&keys, now, |tats| {
+                    let decided = decide(&call, tats, now, draw)?;
+                    let changes = decided.writes.iter().map(change_of).collect();
+                    Ok::<_, Error>((decided, changes))
                 })?
             }
         };
@@ -177,34 +199,15 @@ impl<C: Clock> LocalLimiter<C> {
             now = self.clock.now_ns().ok_or(Error::Clock)?;
         }
         let keys: Vec<&[u8]> = call.limits.iter().map(|(key, _)| key.as_bytes()).collect();
-        let tats = self.store.with_many(&keys, now, |states| {
-            states.iter().map(|state| state.tat).collect::<Vec<_>>()
-        });
-        Ok(released(call, &tats, now)?)
+        Ok(released(call, &self.store.read(&keys), now)?)
     }
 }
 
-/// Decides with the keys locked, then applies the writes (all checked first).
-#[inline]
-fn decide_and_apply(
-    call: &Call<'_>,
-    states: &mut [&mut SlotState],
-    now: i64,
-    draw: u64,
-) -> Result<Decided, Error> {
-    let decided = match &*states {
-        [state] => decide(call, &[state.tat], now, draw)?,
-        many => {
-            let tats: Vec<Option<i64>> = many.iter().map(|state| state.tat).collect();
-            decide(call, &tats, now, draw)?
-        }
-    };
-    for (state, write) in states.iter_mut().zip(&decided.writes) {
-        match *write {
-            Write::Keep => {}
-            Write::Set { tat, .. } => state.tat = i64::try_from(tat).ok(),
-            Write::Delete => state.tat = None,
-        }
+/// A checked write as the store's change.
+fn change_of(write: &Write) -> Change {
+    match *write {
+        Write::Keep => Change::Keep,
+        Write::Set { tat, .. } => Change::Set(i64::try_from(tat).unwrap_or(i64::MAX)),
+        Write::Delete => Change::Delete,
     }
-    Ok(decided)
 }
