@@ -145,7 +145,9 @@ fn refused(decision: &Decision) -> Response<Body> {
     let mut response = json(StatusCode::TOO_MANY_REQUESTS, body);
     // None: this request can never fit; there is no time after which to retry.
     if let Some(after) = retry.and_then(|after| HeaderValue::from_str(&after).ok()) {
-        response.headers_mut().insert(http::header::RETRY_AFTER, after);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, after);
     }
     response
 }

@@ -26,10 +26,12 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 fn number(name: &str, default: u64) -> u64 {
-    env_or(name, &default.to_string()).parse().unwrap_or_else(|_| {
-        eprintln!("{name} must be a positive integer");
-        exit(2)
-    })
+    env_or(name, &default.to_string())
+        .parse()
+        .unwrap_or_else(|_| {
+            eprintln!("{name} must be a positive integer");
+            exit(2)
+        })
 }
 
 async fn hello(Extension(decision): Extension<Decision>) -> Response {
