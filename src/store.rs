@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-use gcra_core::pipeline::{Stored, Write};
+use gcra_core::pipeline::{Keys, Request, Stored, Write};
 use gcra_core::state::digits;
 use gcra_core::Error;
 
@@ -68,13 +68,85 @@ impl<'a> Limiter<'a> {
     }
 }
 
-/// A limiter's key opened for reading only (CL.PEEK, also on read-only replicas):
-/// `WRONGTYPE` for a type other than a string.
-pub fn read_only<'a>(call: &'a Call<'a>, name: Arg<'a>) -> Result<ReadKey<'a>, Error> {
-    ReadKey::open(call, name)
+/// CL.THROTTLE's one key, opened for writing when the pipeline reads it.
+pub struct OneKey<'a> {
+    call: &'a Call<'a>,
+    limiter: Option<Limiter<'a>>,
 }
 
-/// What a key opened for reading holds.
-pub fn stored<'k>(key: &'k ReadKey<'_>) -> Stored<'k> {
-    key.read().map_or(Stored::Absent, Stored::Value)
+impl<'a> OneKey<'a> {
+    pub fn new(call: &'a Call<'a>) -> OneKey<'a> {
+        OneKey {
+            call,
+            limiter: None,
+        }
+    }
+
+    /// The limiter, once read.
+    pub fn opened(&mut self) -> &mut [Limiter<'a>] {
+        self.limiter.as_mut_slice()
+    }
+}
+
+impl Keys for OneKey<'_> {
+    #[inline(always)]
+    fn stored(&mut self, _index: usize) -> Result<Stored<'_>, Error> {
+        let limiter = Limiter::open(self.call, self.call.arg(0)?)?;
+        Ok(self.limiter.insert(limiter).stored())
+    }
+}
+
+/// CL.THROTTLEALL's keys, each opened for writing when the pipeline reads it (a bad key
+/// stops the call before the keys after it are opened).
+pub struct AllKeys<'a, 'r> {
+    call: &'a Call<'a>,
+    request: &'r Request,
+    limiters: Vec<Limiter<'a>>,
+}
+
+impl<'a, 'r> AllKeys<'a, 'r> {
+    pub fn new(call: &'a Call<'a>, request: &'r Request) -> AllKeys<'a, 'r> {
+        AllKeys {
+            call,
+            request,
+            limiters: Vec::with_capacity(request.limits().len()),
+        }
+    }
+
+    /// The limiters read so far, in key order.
+    pub fn opened(&mut self) -> &mut [Limiter<'a>] {
+        &mut self.limiters
+    }
+}
+
+impl Keys for AllKeys<'_, '_> {
+    fn stored(&mut self, index: usize) -> Result<Stored<'_>, Error> {
+        let at = self.request.key_position(index).ok_or(Error::Internal)?;
+        self.limiters
+            .push(Limiter::open(self.call, self.call.arg(at)?)?);
+        Ok(self.limiters.last().map_or(Stored::Absent, Limiter::stored))
+    }
+}
+
+/// CL.PEEK's key, opened for reading only (so it also works on read-only replicas).
+pub struct ReadOnlyKey<'a> {
+    call: &'a Call<'a>,
+    key: Option<ReadKey<'a>>,
+}
+
+impl<'a> ReadOnlyKey<'a> {
+    pub fn new(call: &'a Call<'a>) -> ReadOnlyKey<'a> {
+        ReadOnlyKey { call, key: None }
+    }
+}
+
+impl Keys for ReadOnlyKey<'_> {
+    fn stored(&mut self, _index: usize) -> Result<Stored<'_>, Error> {
+        let key = ReadKey::open(self.call, self.call.arg(0)?)?;
+        Ok(self
+            .key
+            .insert(key)
+            .read()
+            .map_or(Stored::Absent, Stored::Value))
+    }
 }

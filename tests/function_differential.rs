@@ -178,7 +178,7 @@ fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<Write>), String> {
     {
         return Err(MAX_BURST_TOO_LARGE.to_string());
     }
-    let stored: Vec<pipeline::Stored<'_>> = call
+    let mut stored: Vec<pipeline::Stored<'_>> = call
         .stored
         .iter()
         .map(|stored| match stored {
@@ -191,7 +191,7 @@ fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<Write>), String> {
         now: call.now,
         draw: call.draw,
     };
-    let answer = pipeline::decide(&request, &stored, &mut given).map_err(text)?;
+    let answer = pipeline::decide(&request, &mut stored[..], &mut given).map_err(text)?;
     Ok((
         answer.reply.as_slice().to_vec(),
         answer.writes.as_slice().to_vec(),

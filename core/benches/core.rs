@@ -76,8 +76,12 @@ fn main() {
     let stored = b"1763856000000000000";
     measure("pipeline: parse + decide (stored TAT)", |i| {
         let request = pipeline::parse(Command::Throttle, black_box(&call)).expect("valid");
-        let answer = pipeline::decide(&request, &[Stored::Value(stored)], &mut Clock(T0 + i))
-            .expect("in range");
+        let answer = pipeline::decide(
+            &request,
+            &mut [Stored::Value(stored)][..],
+            &mut Clock(T0 + i),
+        )
+        .expect("in range");
         black_box(answer);
     });
 }

@@ -5,12 +5,12 @@
 //!
 //! 1. [`parse`] the arguments after the command name into a [`Request`], which says where
 //!    its keys are ([`Request::key_positions`]).
-//! 2. The caller reads each key, in order, as a [`Stored`] (it may stop after one of another
-//!    type: nothing after it is looked at).
-//! 3. [`decide`] gives an [`Answer`]: the reply, one [`Write`] per key, the [`Release`] of a
-//!    `BLOCK` reservation and what INFO counts ([`Tally`]). Errors come in the order the
-//!    module has always given them: the arguments, then each key in turn, then the clock,
-//!    then the arithmetic.
+//! 2. [`decide`] reads the keys through the caller ([`Keys`]: each as a [`Stored`], in order,
+//!    none after the first that cannot be read, so a bad key stops the call before later keys
+//!    are even opened) and gives an [`Answer`]: the reply, one [`Write`] per key, the
+//!    [`Release`] of a `BLOCK` reservation and what INFO counts ([`Tally`]). Errors come in
+//!    the order the module has always given them: the arguments, then each key in turn, then
+//!    the clock, then the arithmetic.
 //! 4. The caller refuses a call that [`Answer::charges`] tokens when memory is full, applies
 //!    the writes, and replies now, or when the release is due with [`Release::reply`] (the
 //!    keys read again then).
@@ -36,6 +36,21 @@ pub enum Command {
     ThrottleAll,
     /// `CL.PEEK key max_burst count period [quantity] [MS]`
     Peek,
+}
+
+/// The keys of a request, read by the caller when the pipeline asks.
+pub trait Keys {
+    /// What the key at `index` (in key order) holds. Asked in order, once per key, and never
+    /// after a key that could not be read or does not hold a TAT; an error here (such as
+    /// `WrongType`, found when the key is opened) is the call's.
+    fn stored(&mut self, index: usize) -> Result<Stored<'_>, Error>;
+}
+
+/// Values already read (tests, the fuzzer, the differential test of the function library).
+impl Keys for [Stored<'_>] {
+    fn stored(&mut self, index: usize) -> Result<Stored<'_>, Error> {
+        self.get(index).copied().ok_or(Error::Internal)
+    }
 }
 
 /// What the caller reads outside the pipeline, asked for only when a request needs it.
@@ -80,13 +95,20 @@ impl Request {
     }
 
     /// Where each key is among the arguments after the command name, in order.
-    pub fn key_positions(&self) -> impl Iterator<Item = usize> {
-        let step = match self.command {
-            Command::ThrottleAll => GROUP_LEN,
+    pub fn key_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.limits().len()).filter_map(|index| self.key_position(index))
+    }
+
+    /// Where the key of limit `index` is among the arguments after the command name.
+    #[inline]
+    pub fn key_position(&self, index: usize) -> Option<usize> {
+        if index >= self.limits().len() {
+            return None;
+        }
+        Some(match self.command {
+            Command::ThrottleAll => 1 + index * GROUP_LEN,
             Command::Throttle | Command::Peek => 0,
-        };
-        let first = usize::from(self.command == Command::ThrottleAll);
-        (0..self.limits().len()).map(move |i| first + i * step)
+        })
     }
 
     pub fn quantity(&self) -> i64 {
@@ -300,18 +322,18 @@ impl Release {
     }
 }
 
-/// Decides a parsed request against what its keys held. Inlined into its caller: the hot
-/// path then builds its answer in place instead of returning it through memory.
+/// Decides a parsed request, reading its keys through `keys`. Inlined into its caller: the
+/// hot path then builds its answer in place instead of returning it through memory.
 #[inline(always)]
 pub fn decide(
     request: &Request,
-    stored: &[Stored<'_>],
+    keys: &mut (impl Keys + ?Sized),
     context: &mut impl Context,
 ) -> Result<Answer, Error> {
     match (&request.limits, request.mode) {
         // redis-cell's plain form and CL.PEEK: the hot path, without allocating.
         (Limits::One(limit), Mode::Plain) if request.command != Command::ThrottleAll => {
-            let tat = stored.first().ok_or(Error::Internal)?.tat()?;
+            let tat = keys.stored(0)?.tat()?;
             let decision = gcra::decide(limit, request.quantity, tat, context.now()?)?;
             let reply = Reply::of(&decision, request.unit, None);
             if request.command == Command::Peek {
@@ -332,26 +354,21 @@ pub fn decide(
                 charges: request.quantity > 0 && write.stores(),
             })
         }
-        _ => decide_in_mode(request, stored, context),
+        _ => decide_in_mode(request, keys, context),
     }
 }
 
 /// CL.THROTTLEALL, and any request with a mode.
 fn decide_in_mode(
     request: &Request,
-    stored: &[Stored<'_>],
+    keys: &mut (impl Keys + ?Sized),
     context: &mut impl Context,
 ) -> Result<Answer, Error> {
     let states = request
         .limits()
         .iter()
         .enumerate()
-        .map(|(i, &limit)| {
-            Ok(LimitState::new(
-                limit,
-                stored.get(i).ok_or(Error::Internal)?.tat()?,
-            ))
-        })
+        .map(|(i, &limit)| Ok(LimitState::new(limit, keys.stored(i)?.tat()?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let now = context.now()?;
     let mode = match request.mode {

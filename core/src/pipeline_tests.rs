@@ -58,7 +58,47 @@ fn answer(
     stored: &[Stored<'_>],
     context: &mut Fake,
 ) -> Result<Answer, Error> {
-    decide(&request(command, args)?, stored, context)
+    decide(&request(command, args)?, &mut stored.to_vec()[..], context)
+}
+
+/// Keys that say which were read.
+struct Counted<'a> {
+    values: &'a [Stored<'a>],
+    read: Vec<usize>,
+}
+
+impl Keys for Counted<'_> {
+    fn stored(&mut self, index: usize) -> Result<Stored<'_>, Error> {
+        self.read.push(index);
+        self.values.get(index).copied().ok_or(Error::Internal)
+    }
+}
+
+#[test]
+fn keys_are_read_in_order_and_none_after_a_bad_one() {
+    let args = [
+        "3", "a", "1", "1", "1", "b", "1", "1", "1", "c", "1", "1", "1",
+    ];
+    let request = request(Command::ThrottleAll, &args).expect("valid");
+    let values = [Stored::Absent, Stored::Value(b"not a tat"), Stored::Absent];
+    let mut keys = Counted {
+        values: &values,
+        read: Vec::new(),
+    };
+    let error = decide(&request, &mut keys, &mut Fake::at(T0));
+    assert_eq!(error, Err(Error::CorruptState));
+    assert_eq!(
+        keys.read,
+        [0, 1],
+        "the key after the bad one is not even opened"
+    );
+    let good = [Stored::Absent; 3];
+    let mut keys = Counted {
+        values: &good,
+        read: Vec::new(),
+    };
+    decide(&request, &mut keys, &mut Fake::at(T0)).expect("decided");
+    assert_eq!(keys.read, [0, 1, 2]);
 }
 
 fn tat_bytes(tat: i64) -> Vec<u8> {

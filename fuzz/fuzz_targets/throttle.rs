@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
     let draw = data.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
     let can_block = selector & 4 != 0;
     let mut given = Given { now, draw, can_block };
-    let Ok(answer) = pipeline::decide(&request, &stored, &mut given) else {
+    let Ok(answer) = pipeline::decide(&request, &mut stored[..], &mut given) else {
         return;
     };
     let reply = answer.reply.as_slice();

@@ -7,7 +7,8 @@ use gcra_core::Error;
 
 use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
-use crate::{stats, store};
+use crate::stats;
+use crate::store::ReadOnlyKey;
 
 use super::docs::{LIMIT_ARGS, MS, SINCE};
 use super::{server, with_arg_bytes};
@@ -52,8 +53,7 @@ impl Command for Peek {
 /// Reads the key without opening it for writing, and writes nothing.
 fn peek(call: &Call<'_>) -> Result<Reply, Error> {
     let request = with_arg_bytes(call, 1, |args| pipeline::parse(Request::Peek, args))?;
-    let key = store::read_only(call, call.arg(0)?)?;
-    let answer = pipeline::decide(&request, &[store::stored(&key)], &mut server(call))?;
+    let answer = pipeline::decide(&request, &mut ReadOnlyKey::new(call), &mut server(call))?;
     stats::count(answer.tally);
     Ok(Reply::from(answer.reply.as_slice()))
 }

@@ -7,7 +7,7 @@ use gcra_core::Error;
 use crate::host::spec::{ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Call, Command, Reply};
 use crate::stats;
-use crate::store::Limiter;
+use crate::store::OneKey;
 
 use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
 use super::{apply, server, with_arg_bytes};
@@ -51,7 +51,7 @@ impl Command for Throttle {
 #[inline(always)]
 fn throttle(call: &Call<'_>) -> Result<Reply, Error> {
     let request = with_arg_bytes(call, 1, |args| pipeline::parse(Request::Throttle, args))?;
-    let mut limiter = Limiter::open(call, call.arg(0)?)?;
-    let answer = pipeline::decide(&request, &[limiter.stored()], &mut server(call))?;
-    apply(call, std::slice::from_mut(&mut limiter), answer)
+    let mut key = OneKey::new(call);
+    let answer = pipeline::decide(&request, &mut key, &mut server(call))?;
+    apply(call, key.opened(), answer)
 }

@@ -3,13 +3,13 @@
 //! limit allows it.
 
 use gcra_core::args::{throttle_all_key_positions, GROUP_LEN};
-use gcra_core::pipeline::{self, Command as Request, Stored};
+use gcra_core::pipeline::{self, Command as Request};
 use gcra_core::Error;
 
 use crate::host::spec::{ArgKind, ArgSpec, CommandSpec, KeyAccess, KeySpec};
 use crate::host::{Arg, Call, Command, Reply};
 use crate::stats;
-use crate::store::Limiter;
+use crate::store::AllKeys;
 
 use super::docs::{LIMIT_ARGS, MODE, MS, QUANTITY, SINCE};
 use super::{apply, server, with_arg_bytes};
@@ -66,28 +66,11 @@ impl Command for ThrottleAll {
     }
 }
 
-/// Opens the keys in order, stopping at one of another type (the pipeline reports it, after
-/// the errors of the keys before it).
+/// Opens the keys in order as the pipeline reads them: a key that cannot be read stops the
+/// call before the keys after it are opened.
 fn throttle_all(call: &Call<'_>) -> Result<Reply, Error> {
     let request = with_arg_bytes(call, 0, |args| pipeline::parse(Request::ThrottleAll, args))?;
-    let mut limiters = Vec::with_capacity(request.limits().len());
-    let mut wrong_type = false;
-    for at in request.key_positions() {
-        match Limiter::open(call, call.arg(at)?) {
-            Ok(limiter) => limiters.push(limiter),
-            Err(Error::WrongType) => {
-                wrong_type = true;
-                break;
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    let stored: Vec<Stored<'_>> = limiters
-        .iter()
-        .map(Limiter::stored)
-        .chain(wrong_type.then_some(Stored::WrongType))
-        .collect();
-    let answer = pipeline::decide(&request, &stored, &mut server(call))?;
-    drop(stored);
-    apply(call, &mut limiters, answer)
+    let mut keys = AllKeys::new(call, &request);
+    let answer = pipeline::decide(&request, &mut keys, &mut server(call))?;
+    apply(call, keys.opened(), answer)
 }
