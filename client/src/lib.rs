@@ -38,7 +38,7 @@ mod mode;
 mod remote;
 mod request;
 
-pub use clock::{wall_clock_ns, Clock, SystemClock};
+pub use clock::{wall_clock_ns, Clock, CounterClock, SystemClock};
 pub use decision::{Decision, Status};
 pub use error::Error;
 pub use hybrid::{HybridConfig, HybridLimiter, Local};

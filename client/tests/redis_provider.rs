@@ -262,8 +262,10 @@ async fn block_waits_in_line_or_retries_without_the_module() {
             .expect("block");
         let elapsed = started.elapsed();
         assert!(waited.is_allowed(), "{backend:?}: {waited:?}");
+        // It waited for the token (due 200 ms after the first); how much longer a loaded
+        // machine makes it wait is not asserted (allowed at all means within max_wait).
         assert!(
-            elapsed >= Duration::from_millis(150) && elapsed < Duration::from_millis(1500),
+            elapsed >= Duration::from_millis(150),
             "{backend:?}: waited {elapsed:?}"
         );
         let no_wait = limiter

@@ -7,7 +7,7 @@ mod store;
 
 use std::time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, CounterClock};
 use crate::decision::Decision;
 use crate::error::Error;
 use crate::key::Key;
@@ -18,6 +18,7 @@ use crate::request::{quantity, refund_quantity, Call, Command};
 use decide::{decide, released, Decided};
 use gcra_core::gcra::{self, TatChange};
 use gcra_core::state::Write;
+use gcra_core::Error as CoreError;
 use store::{Change, Store};
 
 /// A rate limiter in this process: `Send + Sync`, share it (`Arc`) between threads.
@@ -25,20 +26,22 @@ use store::{Change, Store};
 /// Keys live in a concurrent map; a key whose bucket is full again is dropped by a sweep
 /// that runs as keys are added (or by [`LocalLimiter::cleanup`]), as Redis expires the
 /// module's keys.
-pub struct LocalLimiter<C: Clock = SystemClock> {
+pub struct LocalLimiter<C: Clock = CounterClock> {
     store: Store,
     clock: C,
 }
 
-impl Default for LocalLimiter<SystemClock> {
+impl Default for LocalLimiter<CounterClock> {
     fn default() -> Self {
         LocalLimiter::new()
     }
 }
 
-impl LocalLimiter<SystemClock> {
-    pub fn new() -> LocalLimiter<SystemClock> {
-        LocalLimiter::with_clock(SystemClock)
+impl LocalLimiter<CounterClock> {
+    /// A limiter on the [`CounterClock`] (the wall clock at creation, then the CPU's
+    /// counter); [`LocalLimiter::with_clock`] takes [`crate::SystemClock`] or a test's clock.
+    pub fn new() -> LocalLimiter<CounterClock> {
+        LocalLimiter::with_clock(CounterClock::new())
     }
 }
 
@@ -54,12 +57,7 @@ impl<C: Clock> LocalLimiter<C> {
     /// Takes `quantity` tokens (0 peeks).
     #[inline]
     pub fn throttle(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
-        self.run(Call::new(
-            Command::Throttle,
-            &[(key, limit)],
-            quantity(tokens)?,
-            Mode::Plain,
-        )?)
+        self.plain(Command::Throttle, key, limit, quantity(tokens)?)
     }
 
     /// Takes `quantity` tokens in `mode` (`BLOCK` sleeps this thread until the reservation
@@ -96,22 +94,12 @@ impl<C: Clock> LocalLimiter<C> {
 
     /// What `throttle` would answer now for `quantity` tokens; changes nothing.
     pub fn peek(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
-        self.run(Call::new(
-            Command::Peek,
-            &[(key, limit)],
-            quantity(tokens)?,
-            Mode::Plain,
-        )?)
+        self.plain(Command::Peek, key, limit, quantity(tokens)?)
     }
 
     /// Gives `quantity` tokens back, never past a full bucket.
     pub fn refund(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<Decision, Error> {
-        self.run(Call::new(
-            Command::Throttle,
-            &[(key, limit)],
-            refund_quantity(tokens)?,
-            Mode::Plain,
-        )?)
+        self.plain(Command::Throttle, key, limit, refund_quantity(tokens)?)
     }
 
     /// Forgets a key: its bucket is full again.
@@ -147,23 +135,40 @@ impl<C: Clock> LocalLimiter<C> {
             .flatten()
     }
 
+    /// redis-cell's plain form on one key: the pipeline's hot path, the decision built
+    /// directly (no call to validate: one key, no mode). The closure's error is the core's
+    /// small one, turned into ours once, so the retry loop moves no large `Result` around.
     #[inline]
-    fn run(&self, call: Call<'_>) -> Result<Decision, Error> {
+    fn plain(
+        &self,
+        command: Command,
+        key: &Key,
+        limit: &Limit,
+        quantity: i64,
+    ) -> Result<Decision, Error> {
         let now = self.clock.now_ns().ok_or(Error::Clock)?;
-        if let ([(key, limit)], Mode::Plain) = (call.limits, call.mode) {
-            // redis-cell's plain form: the pipeline's hot path, the decision built directly.
-            return self.store.update_one(key.as_bytes(), now, |tat| {
-                let decision = gcra::decide(limit.core(), call.quantity, tat, now)?;
-                let change = match (call.command, decision.change) {
-                    (Command::Peek, _) | (_, TatChange::Keep) => Change::Keep,
-                    // What Write::prepare checks: a TAT before the epoch cannot be stored.
-                    (_, TatChange::Set(tat)) if tat < 0 => return Err(Error::Overflow),
-                    (_, TatChange::Set(tat)) => Change::Set(tat),
-                    (_, TatChange::Delete) => Change::Delete,
-                };
-                Ok::<_, Error>((Decision::from_core(&decision, call.quantity), change))
-            });
+        let decided = self.store.update_one(key.as_bytes(), now, |tat| {
+            let decision = gcra::decide(limit.core(), quantity, tat, now)?;
+            let change = match (command, decision.change) {
+                (Command::Peek, _) | (_, TatChange::Keep) => Change::Keep,
+                // What Write::prepare checks: a TAT before the epoch cannot be stored.
+                (_, TatChange::Set(tat)) if tat < 0 => return Err(CoreError::Overflow),
+                (_, TatChange::Set(tat)) => Change::Set(tat),
+                (_, TatChange::Delete) => Change::Delete,
+            };
+            Ok((decision, change))
+        });
+        match decided {
+            Ok(decision) => Ok(Decision::from_core(&decision, quantity)),
+            Err(error) => Err(error.into()),
         }
+    }
+
+    fn run(&self, call: Call<'_>) -> Result<Decision, Error> {
+        if let ([(key, limit)], Mode::Plain) = (call.limits, call.mode) {
+            return self.plain(call.command, key, limit, call.quantity);
+        }
+        let now = self.clock.now_ns().ok_or(Error::Clock)?;
         let draw = match call.mode {
             Mode::Soft { .. } => self.clock.draw(),
             _ => 0,
