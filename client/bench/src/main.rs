@@ -3,8 +3,9 @@
 //! (keyed, local), in the same rounds on this machine: 1 and 16 concurrent workers, a hot key
 //! and 100,000 keys, all with one limit (10,000 per second, bursts of 1,000). Prints markdown:
 //! ops/s, p50/p99 latency, admissions, and for the server rows the Redis commands per 1,000
-//! admitted requests (INFO's total_commands_processed). `maps` first measures the concurrent
-//! maps the local provider could use.
+//! admitted requests: limiter calls sent (EVALSHA, FCALL, CL.*: round trips) and commands the
+//! server ran (INFO's total_commands_processed, a script's own calls included). `maps` first
+//! measures the concurrent maps the local provider could use.
 //!
 //! Run: `REDIS_SERVER=<redis 8.2 or valkey> REDIS_GCRA_MODULE=<libredis_gcra.so> cargo run
 //! --release -p redis-gcra-client-bench -- [--quick] [--rounds N] [--only maps|local|remote]`
@@ -15,6 +16,7 @@ mod maps;
 mod measure;
 mod remote_rows;
 mod report;
+mod sent;
 
 use std::time::Duration;
 
@@ -99,7 +101,7 @@ fn run_maps(options: &Options) {
             rows.push(Row::new(name, workers, hot, median(&samples[k]), None));
         }
     }
-    report::print("Concurrent maps, the local provider's workload", &rows);
+    report::print_maps("Concurrent maps, the local provider's workload", &rows);
 }
 
 fn run_local(options: &Options) {
@@ -145,18 +147,19 @@ fn run_remote(options: &Options) {
     let mut rows = Vec::new();
     let mut run_id = 0;
     for &(workers, hot) in &CELLS {
-        let mut samples: Vec<Vec<(Sample, f64)>> = vec![Vec::new(); contenders.len()];
+        let mut samples: Vec<Vec<(Sample, sent::Counts)>> = vec![Vec::new(); contenders.len()];
         for round in 0..options.rounds {
             for k in 0..contenders.len() {
                 let at = (k + round) % contenders.len();
                 run_id += 1;
                 let prefix = format!("b{run_id}_");
-                let commands = || -> u64 {
-                    info_field(&mut server.connect(), "stats", "total_commands_processed")
+                let commands = |info: &mut redis::Connection| -> u64 {
+                    info_field(info, "stats", "total_commands_processed")
                         .parse()
                         .expect("a count")
                 };
-                let before = commands();
+                let sent_before = sent::limiter_calls(&mut info);
+                let before = commands(&mut info);
                 let sample = runtime.block_on(async {
                     let client = redis::Client::open(url.as_str()).expect("url");
                     let con = client.get_connection_manager().await.expect("connect");
@@ -170,21 +173,23 @@ fn run_remote(options: &Options) {
                     )
                     .await
                 });
-                // The two INFO calls of the count itself are not the contender's.
-                let sent = commands().saturating_sub(before + 1);
-                let per_thousand = sent as f64 * 1000.0 / sample.admitted.max(1) as f64;
-                samples[at].push((sample, per_thousand));
+                // The first INFO is counted once it has run: it is not the contender's.
+                let ran = commands(&mut info).saturating_sub(before + 1);
+                let sent = sent::limiter_calls(&mut info)
+                    .zip(sent_before)
+                    .map(|(after, before)| after.saturating_sub(before));
+                samples[at].push((sample, sent::Counts { sent, ran }));
                 let _: () = redis::cmd("FLUSHALL").query(&mut info).expect("FLUSHALL");
             }
         }
         for (k, contender) in contenders.iter().enumerate() {
-            let (sample, per_thousand) = report::median_with(&samples[k]);
+            let (sample, figures) = report::median_with(&samples[k]);
             rows.push(Row::new(
                 contender.name(),
                 workers,
                 hot,
                 sample,
-                Some(per_thousand),
+                Some(figures),
             ));
         }
     }

@@ -1,14 +1,18 @@
 //! The markdown tables.
 
 use crate::measure::Sample;
+use crate::sent::Counts;
 use crate::{BURST, RATE};
+
+/// Per 1,000 admitted: limiter calls sent, commands run; and requests per limiter call.
+pub type Figures = [Option<f64>; 3];
 
 pub struct Row {
     name: String,
     workers: usize,
     hot: bool,
     sample: Sample,
-    commands_per_thousand: Option<f64>,
+    figures: Option<Figures>,
 }
 
 impl Row {
@@ -17,14 +21,22 @@ impl Row {
         workers: usize,
         hot: bool,
         sample: Sample,
-        commands_per_thousand: Option<f64>,
+        figures: Option<Figures>,
     ) -> Row {
         Row {
             name: name.to_string(),
             workers,
             hot,
             sample,
-            commands_per_thousand,
+            figures,
+        }
+    }
+
+    fn keys(&self) -> &'static str {
+        if self.hot {
+            "hot key"
+        } else {
+            "100,000"
         }
     }
 }
@@ -39,14 +51,34 @@ pub fn median(samples: &[Sample]) -> Sample {
         .unwrap_or_default()
 }
 
-/// The sample with the median throughput, and the median of the other figure.
-pub fn median_with(samples: &[(Sample, f64)]) -> (Sample, f64) {
+/// The sample with the median throughput, and the median command counts per 1,000 admitted
+/// (each run's counts over that run's admissions).
+pub fn median_with(samples: &[(Sample, Counts)]) -> (Sample, Figures) {
     let sample = median(&samples.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
-    let mut figures: Vec<f64> = samples.iter().map(|(_, f)| *f).collect();
-    figures.sort_by(f64::total_cmp);
+    let middle = |mut figures: Vec<f64>| {
+        figures.sort_by(f64::total_cmp);
+        figures.get(figures.len() / 2).copied()
+    };
+    let per_admitted = |n: u64, s: &Sample| n as f64 * 1000.0 / s.admitted.max(1) as f64;
+    let sent: Option<Vec<f64>> = samples
+        .iter()
+        .map(|(s, c)| c.sent.map(|n| per_admitted(n, s)))
+        .collect();
+    let requests_per_sent: Option<Vec<f64>> = samples
+        .iter()
+        .map(|(s, c)| c.sent.map(|n| s.ops as f64 / n.max(1) as f64))
+        .collect();
+    let ran = samples
+        .iter()
+        .map(|(s, c)| per_admitted(c.ran, s))
+        .collect();
     (
         sample,
-        figures.get(figures.len() / 2).copied().unwrap_or(0.0),
+        [
+            sent.and_then(middle),
+            middle(ran),
+            requests_per_sent.and_then(middle),
+        ],
     )
 }
 
@@ -64,17 +96,31 @@ fn of_limit(sample: &Sample) -> f64 {
     100.0 * sample.admitted as f64 / exact
 }
 
+fn figure(value: Option<f64>) -> String {
+    value.map_or("n/a".into(), |v| format!("{v:.1}"))
+}
+
+/// Limiters: throughput, latency, admissions and, on a server, commands.
 pub fn print(title: &str, rows: &[Row]) {
     println!("\n### {title}\n");
-    println!("| contender | workers | keys | ops/s | p50 | p99 | admitted | hot key: admitted / exact limit | Redis commands per 1,000 admitted |");
-    println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let server = rows.iter().any(|row| row.figures.is_some());
+    print!("| contender | workers | keys | ops/s | p50 | p99 | admitted | hot key: admitted / exact limit |");
+    if server {
+        print!(" limiter calls per 1,000 admitted | commands run per 1,000 admitted | requests per limiter call |");
+    }
+    println!();
+    print!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    if server {
+        print!(" ---: | ---: | ---: |");
+    }
+    println!();
     for row in rows {
         let s = &row.sample;
-        println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.1}% | {} | {} |",
+        print!(
+            "| {} | {} | {} | {:.0} | {} | {} | {:.1}% | {} |",
             row.name,
             row.workers,
-            if row.hot { "hot key" } else { "100,000" },
+            row.keys(),
             s.ops_per_sec(),
             latency(s.percentile(0.5)),
             latency(s.percentile(0.99)),
@@ -82,10 +128,36 @@ pub fn print(title: &str, rows: &[Row]) {
             if row.hot {
                 format!("{:.1}%", of_limit(s))
             } else {
-                "".into()
+                String::new()
             },
-            row.commands_per_thousand
-                .map_or(String::new(), |c| format!("{c:.1}")),
+        );
+        if let Some([sent, ran, per_sent]) = row.figures {
+            print!(
+                " {} | {} | {} |",
+                figure(sent),
+                figure(ran),
+                figure(per_sent)
+            );
+        }
+        println!();
+    }
+}
+
+/// The map measurement: throughput and latency only (every call admits there).
+pub fn print_maps(title: &str, rows: &[Row]) {
+    println!("\n### {title}\n");
+    println!("| map | threads | keys | ops/s | p50 | p99 |");
+    println!("| --- | ---: | --- | ---: | ---: | ---: |");
+    for row in rows {
+        let s = &row.sample;
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} |",
+            row.name,
+            row.workers,
+            row.keys(),
+            s.ops_per_sec(),
+            latency(s.percentile(0.5)),
+            latency(s.percentile(0.99)),
         );
     }
 }
