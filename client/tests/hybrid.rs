@@ -36,11 +36,8 @@ async fn several_hybrid_clients_never_overshoot() {
         lease_ttl: TTL,
         lease_size: None,
     };
+    // What the rate yields in one TTL (25), at most half the capacity (25).
     assert_eq!(config.lease_for(&limit), 25);
-    let config = HybridConfig {
-        lease_ttl: TTL,
-        lease_size: None,
-    };
     let key = Key::new("hot").expect("key");
     let admitted: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let requests = Arc::new(AtomicU64::new(0));

@@ -1,11 +1,11 @@
 //! The local provider under threads: exact counts on a hot key, several limits at once
-//! without deadlock, and idle keys swept.
+//! without deadlock, and idle keys swept; bad input gets typed errors and stores nothing.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis_gcra_client::{Clock, Key, Limit, LocalLimiter, Mode};
+use redis_gcra_client::{Clock, Error, Key, Limit, LocalLimiter, Mode};
 
 #[derive(Clone, Default)]
 struct ManualClock(Arc<AtomicI64>);
@@ -116,4 +116,37 @@ fn block_sleeps_until_the_reservation_is_due() {
     assert!(waited.is_allowed(), "{waited:?}");
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(90), "{elapsed:?}");
+}
+
+#[test]
+fn bad_input_is_a_typed_error_and_stores_nothing() {
+    let limiter = LocalLimiter::new();
+    let limit = Limit::per_second(10).expect("limit");
+    let key = Key::new("fresh").expect("key");
+    let other = Key::new("other").expect("key");
+    let too_many = limiter.throttle(&key, &limit, u64::MAX);
+    assert!(
+        matches!(too_many, Err(Error::InvalidQuantity)),
+        "{too_many:?}"
+    );
+    let no_quantity = limiter.throttle_with(&key, &limit, 0, Mode::AtMost);
+    assert!(
+        matches!(no_quantity, Err(Error::InvalidQuantity)),
+        "{no_quantity:?}"
+    );
+    let twice = limiter.throttle_all(&[(&key, &limit), (&key, &limit)], 1, Mode::Plain);
+    assert!(matches!(twice, Err(Error::InvalidLimits(_))), "{twice:?}");
+    let none = limiter.throttle_all(&[], 1, Mode::Plain);
+    assert!(matches!(none, Err(Error::InvalidLimits(_))), "{none:?}");
+    // Allowed, but the new TAT would not fit 64 bits: refused, on one key and on several.
+    let huge = Limit::new((1 << 62) - 1, 1, Duration::from_secs(9_000_000_000)).expect("limit");
+    let overflow = limiter.throttle(&key, &huge, 2);
+    assert!(matches!(overflow, Err(Error::Overflow)), "{overflow:?}");
+    let overflow_all = limiter.throttle_all(&[(&other, &limit), (&key, &huge)], 2, Mode::Plain);
+    assert!(
+        matches!(overflow_all, Err(Error::Overflow)),
+        "{overflow_all:?}"
+    );
+    assert_eq!(limiter.stored_tat(&key), None);
+    assert_eq!(limiter.stored_tat(&other), None, "all or nothing");
 }
