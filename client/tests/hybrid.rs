@@ -203,3 +203,33 @@ async fn unused_tokens_are_refunded_when_the_lease_ends() {
     let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
     assert_eq!(peek.status().remaining, 6, "{peek:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_are_dropped_once_the_bucket_may_have_refilled() {
+    let server = Server::start();
+    let client = hybrid(
+        &server,
+        HybridConfig {
+            lease_ttl: Duration::from_millis(50),
+            lease_size: Some(4),
+        },
+    )
+    .await;
+    let key = Key::new("late").expect("key");
+    // 10 tokens, one every 100 ms.
+    let limit = Limit::new(10, 10, Duration::from_secs(1)).expect("limit");
+    // Leases of 1, 2 and 4: 7 charged, 3 left, the bucket full again 700 ms after the grant.
+    for _ in 0..4 {
+        assert!(client
+            .acquire(&key, &limit)
+            .await
+            .expect("acquire")
+            .is_allowed());
+    }
+    assert_eq!(client.server_calls(), 3);
+    // 500 ms on, the bucket without the 3 leftovers (worth 300 ms) would be full by now:
+    // giving them back could credit them twice, so they are dropped, with no call.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.flush(false).await.expect("flush"), 0);
+    assert_eq!(client.server_calls(), 3);
+}

@@ -29,6 +29,9 @@ pub(crate) struct Lease {
     /// The server's last word on the bucket, and when it said it.
     pub status: Status,
     pub said_at: Instant,
+    /// When the bucket would be full again had nothing else been charged since the grant
+    /// (from before the call was sent: never later than the server's own time).
+    pub full_at: Instant,
     /// The next lease's size: 1 on a new key, doubled each time a lease is used up, halved
     /// each time one ends with tokens left (so a key seen once costs one call, no refund).
     pub next_size: u64,
@@ -47,6 +50,7 @@ impl Lease {
                 reset_after: Duration::ZERO,
             },
             said_at: now,
+            full_at: now,
             next_size: 1,
         }
     }
@@ -72,15 +76,25 @@ impl Lease {
         }
     }
 
-    /// Tokens to give back: the lease's leftovers once it has ended (or at once, `force`).
-    /// A lease that ends with tokens left makes the next one half as large.
-    pub fn take_unused(&mut self, now: Instant, force: bool) -> u64 {
-        if (force || now >= self.expires) && self.tokens > 0 {
-            self.next_size = (self.next_size / 2).max(1);
-            std::mem::take(&mut self.tokens)
-        } else {
-            0
+    /// The lease's leftovers once it has ended (or at once, `force`): `None` if there were
+    /// none, else how many to give back. A lease that ends with tokens left makes the next
+    /// one half as large.
+    ///
+    /// A refund is sent only while the leftovers surely still weigh on the bucket: before the
+    /// time it would be full again without them (`full_at` less their worth). Later, the
+    /// bucket may have refilled past them, and giving them back would credit them twice
+    /// (letting a burst after an idle spell through above the limit); they are dropped.
+    pub fn take_unused(&mut self, now: Instant, force: bool) -> Option<u64> {
+        if !(force || now >= self.expires) || self.tokens == 0 {
+            return None;
         }
+        self.next_size = (self.next_size / 2).max(1);
+        let left = std::mem::take(&mut self.tokens);
+        let worth = self
+            .limit
+            .interval()
+            .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
+        Some(if now + worth < self.full_at { left } else { 0 })
     }
 
     /// Whether the entry says nothing any more (no tokens, no denial): it can be dropped.

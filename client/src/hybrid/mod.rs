@@ -3,7 +3,9 @@
 //!
 //! - Tokens are leased from the server in batches (`ATMOST`, up to the lease size, never
 //!   more than the capacity) and served locally, one per request, until the lease ends: it
-//!   is used up, or its time to live passes. Then what was not used is refunded. A key's
+//!   is used up, or its time to live passes. Then what was not used is refunded, while it
+//!   surely still weighs on the bucket (else the bucket may have refilled past it, and a
+//!   refund would credit it twice: it is dropped). A key's
 //!   first lease is one token (a key seen once costs one call and no refund); each lease
 //!   used up doubles the next, each that ends with tokens left halves it.
 //! - A denial is cached until its retry time, stretched to when a whole lease's worth of
@@ -138,14 +140,14 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
                 return Ok(decision);
             }
             let changed = lease.limit != *limit;
-            let unused = lease.take_unused(now, changed);
-            if unused == 0 && lease.said_at < lease.expires {
+            let left = lease.take_unused(now, changed);
+            if left.is_none() && lease.said_at < lease.expires {
                 // The last lease was used up in time: lease more.
                 lease.next_size = lease.next_size.saturating_mul(2);
             }
             let size = lease.next_size.clamp(1, self.config.lease_for(limit));
             lease.next_size = size;
-            (unused, lease.limit, size)
+            (left.unwrap_or(0), lease.limit, size)
         };
         if unused > 0 {
             self.refund(key, &old_limit, unused).await?;
@@ -165,6 +167,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             ..Lease::empty(*limit, now)
         };
         lease.status = *granted.status();
+        // The reply's time to a full bucket is rounded up to the millisecond: take one off.
+        lease.full_at = (asked + lease.status.reset_after)
+            .checked_sub(Duration::from_millis(1))
+            .unwrap_or(asked);
         match granted {
             Decision::Allowed { granted, status } => {
                 lease.tokens = granted.saturating_sub(1);
@@ -207,8 +213,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             let entries = self.entries.pin();
             for (key, entry) in entries.iter() {
                 let mut lease = entry.lease();
-                let unused = lease.take_unused(now, force);
-                if unused > 0 {
+                if let Some(unused @ 1..) = lease.take_unused(now, force) {
                     returns.push((key.clone(), lease.limit, unused));
                 }
             }
