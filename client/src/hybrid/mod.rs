@@ -4,8 +4,8 @@
 //! - Tokens are leased from the server in batches (`ATMOST`, up to the lease size, never
 //!   more than the capacity) and served locally, one per request, until the lease ends: it
 //!   is used up, or its time to live passes. Then what was not used is refunded, while it
-//!   surely still weighs on the bucket (else the bucket may have refilled past it, and a
-//!   refund would credit it twice: it is dropped). A key's
+//!   surely still weighs on the bucket, judged just before each refund is sent (else the
+//!   bucket may have refilled past it, and a refund would credit it twice: it is dropped). A key's
 //!   first lease is one token (a key seen once costs one call and no refund); each lease
 //!   used up doubles the next, each that ends with tokens left halves it.
 //! - A denial is cached until its retry time, stretched to when a whole lease's worth of
@@ -38,7 +38,7 @@ use crate::mode::Mode;
 use crate::remote::RedisLimiter;
 
 pub use lease::Local;
-use lease::{round_up_ms, Lease};
+use lease::{round_up_ms, Lease, Leftover};
 
 /// How the hybrid limiter leases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +133,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         let entry = self.entry(key, limit);
         let _refill = entry.refill.lock().await;
         // Another task may have refilled while this one waited.
-        let (unused, old_limit, size) = {
+        let (left, size) = {
             let mut lease = entry.lease();
             let now = Instant::now();
             if let Local::Decided(decision) = lease.try_take(limit, now) {
@@ -147,10 +147,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             }
             let size = lease.next_size.clamp(1, self.config.lease_for(limit));
             lease.next_size = size;
-            (left.unwrap_or(0), lease.limit, size)
+            (left, size)
         };
-        if unused > 0 {
-            self.refund(key, &old_limit, unused).await?;
+        if let Some(left) = left {
+            self.give_back(key, left).await?;
         }
         self.server_calls.fetch_add(1, Ordering::Relaxed);
         // The lease's time counts from before the grant: its tokens are used within
@@ -207,23 +207,28 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
     /// Refunds the unused tokens of every lease that has ended, and drops idle keys;
     /// `force` ends every lease now (before shutting down). Returns the tokens refunded.
     pub async fn flush(&self, force: bool) -> Result<u64, Error> {
-        let now = Instant::now();
-        let mut returns = Vec::new();
-        {
+        let ended: Vec<(Key, Arc<Entry>)> = {
+            let now = Instant::now();
             let entries = self.entries.pin();
-            for (key, entry) in entries.iter() {
-                let mut lease = entry.lease();
-                if let Some(unused @ 1..) = lease.take_unused(now, force) {
-                    returns.push((key.clone(), lease.limit, unused));
-                }
-            }
+            let ended = entries
+                .iter()
+                .filter(|(_, entry)| entry.lease().has_ended(now, force))
+                .map(|(key, entry)| (key.clone(), Arc::clone(entry)))
+                .collect();
             entries
                 .retain(|_, entry| entry.refill.try_lock().is_err() || !entry.lease().is_idle(now));
-        }
+            ended
+        };
         let mut total = 0;
-        for (key, limit, unused) in returns {
-            self.refund(&key, &limit, unused).await?;
-            total += unused;
+        for (key, entry) in ended {
+            // Under the key's refill lock: this process's grants and refunds on a key take
+            // turns, so a refund is judged against the very lease it comes from, just before
+            // it is sent (a refund judged earlier could land after the bucket refilled).
+            let _refill = entry.refill.lock().await;
+            let left = entry.lease().take_unused(Instant::now(), force);
+            if let Some(left) = left {
+                total += self.give_back(&key, left).await?;
+            }
         }
         Ok(total)
     }
@@ -249,9 +254,15 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             .min(self.config.lease_ttl)
     }
 
-    async fn refund(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<(), Error> {
-        self.server_calls.fetch_add(1, Ordering::Relaxed);
-        self.remote.refund(key, limit, tokens).await.map(|_| ())
+    /// Refunds a lease's leftovers if they still weigh on the bucket when sent; the lease's
+    /// time to live is the margin for the refund to reach the server. Returns the tokens given.
+    async fn give_back(&self, key: &Key, left: Leftover) -> Result<u64, Error> {
+        let tokens = left.refundable(Instant::now(), self.config.lease_ttl);
+        if tokens > 0 {
+            self.server_calls.fetch_add(1, Ordering::Relaxed);
+            self.remote.refund(key, &left.limit, tokens).await?;
+        }
+        Ok(tokens)
     }
 
     fn entry(&self, key: &Key, limit: &Limit) -> Arc<Entry> {
