@@ -170,10 +170,23 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
                     None => cmd.query_async(&mut con).await?,
                 }
             }
-            (Invocation::Cmd(cmd), _) => cmd.query_async(&mut con).await?,
+            (Invocation::Cmd(cmd), _) => self.query(&mut con, &cmd).await?,
             (Invocation::Script(script), _) => script.invoke_async(&mut con).await?,
         };
         Ok(reply)
+    }
+
+    /// A command on the shared connection. The function library can vanish (`FUNCTION
+    /// FLUSH`, a restart or a new primary without it): then it is loaded again and the call
+    /// sent once more, as the script is on `NOSCRIPT`.
+    async fn query(&self, con: &mut C, cmd: &redis::Cmd) -> Result<Vec<i64>, Error> {
+        match cmd.query_async(con).await {
+            Err(error) if self.backend == Backend::Function && backend::is_missing(&error) => {
+                backend::load_library(con).await?;
+                Ok(cmd.query_async(con).await?)
+            }
+            reply => Ok(reply?),
+        }
     }
 
     /// `BLOCK` without the module: sleep for `retry_after` and try again, while the wait
