@@ -5,11 +5,13 @@ mod backend;
 mod block;
 mod command;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::Script;
 
 use crate::decision::Decision;
@@ -170,7 +172,13 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
                     None => cmd.query_async(&mut con).await?,
                 }
             }
-            (Invocation::Cmd(cmd), _) => self.query(&mut con, &cmd).await?,
+            (Invocation::Cmd(cmd), _) => {
+                // CL.THROTTLEALL's first argument is the count, not a key: a cluster client
+                // would route it by the count's slot (every call MOVED). Route by the first key.
+                let multi = self.backend == Backend::Module && call.limits.len() > 1;
+                let route = call.limits.first().filter(|_| multi).map(|(key, _)| *key);
+                self.query(&mut con, &cmd, route).await?
+            }
             (Invocation::Script(script), _) => script.invoke_async(&mut con).await?,
         };
         Ok(reply)
@@ -179,7 +187,20 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
     /// A command on the shared connection. The function library can vanish (`FUNCTION
     /// FLUSH`, a restart or a new primary without it): then it is loaded again and the call
     /// sent once more, as the script is on `NOSCRIPT`.
-    async fn query(&self, con: &mut C, cmd: &redis::Cmd) -> Result<Vec<i64>, Error> {
+    async fn query(
+        &self,
+        con: &mut C,
+        cmd: &redis::Cmd,
+        route: Option<&Key>,
+    ) -> Result<Vec<i64>, Error> {
+        let cluster = (con as &mut dyn Any).downcast_mut::<ClusterConnection>();
+        if let (Some(cluster), Some(key)) = (cluster, route) {
+            let node = Route::with_key(key.as_bytes(), SlotAddr::Master);
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(node));
+            let value = cluster.route_command(cmd.clone(), routing).await?;
+            return redis::from_redis_value(value)
+                .map_err(|error| Error::UnexpectedReply(error.to_string()));
+        }
         match cmd.query_async(con).await {
             Err(error) if self.backend == Backend::Function && backend::is_missing(&error) => {
                 backend::load_library(con).await?;
