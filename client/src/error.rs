@@ -17,6 +17,8 @@ pub enum Error {
     InvalidQuantity,
     /// A mode's value out of range, or a mode where it has no meaning.
     InvalidMode(&'static str),
+    /// A provider's configuration out of range (e.g. `HybridConfig::lease_ttl`).
+    InvalidConfig(&'static str),
     /// `throttle_all` with no limits, or the same key twice.
     InvalidLimits(&'static str),
     /// The key holds a list, a hash, a set...
@@ -46,6 +48,7 @@ impl fmt::Display for Error {
             Error::Key(error) => write!(f, "invalid key: {error}"),
             Error::InvalidQuantity => f.write_str("invalid quantity"),
             Error::InvalidMode(why) => write!(f, "invalid mode: {why}"),
+            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::InvalidLimits(why) => write!(f, "invalid limits: {why}"),
             Error::WrongType => f.write_str("the key holds another type of value"),
             Error::CorruptState => {

@@ -72,7 +72,8 @@ async fn a_late_refund_is_dropped_not_credited_twice() {
             lease_ttl: ttl,
             lease_size: Some(10),
         },
-    );
+    )
+    .expect("config");
     // 19 keys each left with one leased token, whose refunds the gate holds back: the hot
     // key's refund comes after at least one of them in 19 flushes out of 20.
     let slow = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");

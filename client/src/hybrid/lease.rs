@@ -151,3 +151,12 @@ pub(crate) fn round_up_ms(duration: Duration) -> Duration {
     let ms = duration.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
+
+/// `at + by`, or as late as an `Instant` goes (100 years on): a server's long retry time or
+/// reset time must not overflow the clock.
+pub(crate) fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}

@@ -38,7 +38,7 @@ use crate::mode::Mode;
 use crate::remote::RedisLimiter;
 
 pub use lease::Local;
-use lease::{round_up_ms, Lease, Leftover};
+use lease::{later, round_up_ms, Lease, Leftover};
 
 /// How the hybrid limiter leases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,18 @@ impl Default for HybridConfig {
     }
 }
 
+/// The longest `lease_ttl`: leased tokens are meant to be used soon.
+const MAX_LEASE_TTL: Duration = Duration::from_secs(24 * 3600);
+
 impl HybridConfig {
+    /// The config if it is one the limiter can use: a `lease_ttl` from 1 ns to one day.
+    pub fn validated(self) -> Result<HybridConfig, Error> {
+        if self.lease_ttl.is_zero() || self.lease_ttl > MAX_LEASE_TTL {
+            return Err(Error::InvalidConfig("lease_ttl is from 1 ns to one day"));
+        }
+        Ok(self)
+    }
+
     /// The largest lease for `limit`.
     pub fn lease_for(&self, limit: &Limit) -> u64 {
         let per_ttl = self.lease_ttl.as_nanos() / limit.interval().as_nanos().max(1);
@@ -96,13 +107,15 @@ pub struct HybridLimiter<C = ConnectionManager> {
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
-    pub fn new(remote: RedisLimiter<C>, config: HybridConfig) -> HybridLimiter<C> {
-        HybridLimiter {
+    /// A hybrid limiter over `remote`; `Error::InvalidConfig` if `config` is not valid
+    /// ([`HybridConfig::validated`]).
+    pub fn new(remote: RedisLimiter<C>, config: HybridConfig) -> Result<HybridLimiter<C>, Error> {
+        Ok(HybridLimiter {
             remote,
-            config,
+            config: config.validated()?,
             entries: Arc::new(papaya::HashMap::new()),
             server_calls: Arc::new(AtomicU64::new(0)),
-        }
+        })
     }
 
     /// The Redis provider underneath.
@@ -168,17 +181,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         };
         lease.status = *granted.status();
         // The reply's time to a full bucket is rounded up to the millisecond: take one off.
-        lease.full_at = (asked + lease.status.reset_after)
+        lease.full_at = later(asked, lease.status.reset_after)
             .checked_sub(Duration::from_millis(1))
             .unwrap_or(asked);
         match granted {
             Decision::Allowed { granted, status } => {
                 lease.tokens = granted.saturating_sub(1);
-                lease.expires = asked + self.config.lease_ttl;
+                lease.expires = later(asked, self.config.lease_ttl);
                 // Less than a lease: the bucket is empty. Once these run out, wait until a
                 // lease's worth is due rather than asking for a token or two at a time.
                 if granted < size {
-                    lease.denied_until = Some(asked + self.batch_wait(limit, size - granted));
+                    lease.denied_until = Some(later(asked, self.batch_wait(limit, size - granted)));
                 }
                 Ok(Decision::Allowed {
                     granted: 1,
@@ -194,7 +207,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             } => {
                 // Wait for a whole lease's worth: the bucket keeps the tokens meanwhile.
                 let batch = self.batch_wait(limit, size.saturating_sub(1));
-                lease.denied_until = retry_after.map(|wait| now + wait + batch);
+                lease.denied_until = retry_after.map(|wait| later(now, wait.saturating_add(batch)));
                 Ok(Decision::Limited {
                     retry_after: retry_after.map(round_up_ms),
                     status,
