@@ -246,6 +246,16 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         Ok(total)
     }
 
+    /// Forgets a key: `DEL` on the server (its bucket is full again), then this process's
+    /// lease and cached denial (leased tokens go with the old bucket, nothing is refunded).
+    /// Other processes keep theirs until they end: a denial cached there still answers until
+    /// its retry time.
+    pub async fn reset(&self, key: &Key) -> Result<(), Error> {
+        self.remote.reset(key).await?;
+        self.entries.pin().remove(key);
+        Ok(())
+    }
+
     /// Runs [`HybridLimiter::flush`] every `every` on the current tokio runtime, until the
     /// returned handle is aborted.
     pub fn spawn_flush(&self, every: Duration) -> tokio::task::JoinHandle<()> {
