@@ -25,7 +25,8 @@ pub enum Error {
     WrongType,
     /// The key holds a string that is not a limiter's state.
     CorruptState,
-    /// The new TAT or a reply would overflow 64 bits.
+    /// The new TAT or a reply would overflow 64 bits (without the module: a capacity past
+    /// 2^53, what Lua replies exactly).
     Overflow,
     /// Used memory is over `maxmemory` and the call would take tokens.
     OutOfMemory,
@@ -118,6 +119,9 @@ impl From<redis::RedisError> for Error {
             "CROSSSLOT" => Error::CrossSlot,
             "ERR" if detail.contains("not a rate limiter state") => Error::CorruptState,
             "ERR" if detail.contains("would overflow") => Error::Overflow,
+            // The function and the script serve a max_burst up to 2^53 - 1 only (Lua's
+            // exact integers): past it, its reply would not fit, as the module's past 2^63.
+            "ERR" if detail.contains("max_burst: at most") => Error::Overflow,
             "ERR" if detail.contains("same key appears twice") => {
                 Error::InvalidLimits("the same key appears twice")
             }
