@@ -17,13 +17,16 @@ pub enum Error {
     InvalidQuantity,
     /// A mode's value out of range, or a mode where it has no meaning.
     InvalidMode(&'static str),
+    /// A provider's configuration out of range (e.g. `HybridConfig::lease_ttl`).
+    InvalidConfig(&'static str),
     /// `throttle_all` with no limits, or the same key twice.
     InvalidLimits(&'static str),
     /// The key holds a list, a hash, a set...
     WrongType,
     /// The key holds a string that is not a limiter's state.
     CorruptState,
-    /// The new TAT or a reply would overflow 64 bits.
+    /// The new TAT or a reply would overflow 64 bits (without the module: a capacity past
+    /// 2^53, what Lua replies exactly).
     Overflow,
     /// Used memory is over `maxmemory` and the call would take tokens.
     OutOfMemory,
@@ -46,6 +49,7 @@ impl fmt::Display for Error {
             Error::Key(error) => write!(f, "invalid key: {error}"),
             Error::InvalidQuantity => f.write_str("invalid quantity"),
             Error::InvalidMode(why) => write!(f, "invalid mode: {why}"),
+            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::InvalidLimits(why) => write!(f, "invalid limits: {why}"),
             Error::WrongType => f.write_str("the key holds another type of value"),
             Error::CorruptState => {
@@ -115,6 +119,9 @@ impl From<redis::RedisError> for Error {
             "CROSSSLOT" => Error::CrossSlot,
             "ERR" if detail.contains("not a rate limiter state") => Error::CorruptState,
             "ERR" if detail.contains("would overflow") => Error::Overflow,
+            // The function and the script serve a max_burst up to 2^53 - 1 only (Lua's
+            // exact integers): past it, its reply would not fit, as the module's past 2^63.
+            "ERR" if detail.contains("max_burst: at most") => Error::Overflow,
             "ERR" if detail.contains("same key appears twice") => {
                 Error::InvalidLimits("the same key appears twice")
             }

@@ -9,6 +9,8 @@ use crate::error::Error;
 
 /// BLOCK's longest wait, in milliseconds (the command's bound).
 const MAX_BLOCK_MS: u128 = (i64::MAX / 1_000_000) as u128;
+/// SOFT's factor 1, in billionths.
+const E9: i64 = 1_000_000_000;
 
 /// A request's mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +48,20 @@ impl Mode {
         Ok(Mode::Soft {
             hard_factor_e9: (hard_factor * 1e9).round() as i64,
         })
+    }
+
+    /// The mode if its value is one the command takes: the variants are public, so a mode
+    /// built without [`Mode::block`] or [`Mode::soft`] is checked before every call.
+    pub(crate) fn validated(self) -> Result<Mode, Error> {
+        match self {
+            Mode::Block { max_wait_ms } if !(0..=MAX_BLOCK_MS as i64).contains(&max_wait_ms) => {
+                Err(Error::InvalidMode("BLOCK waits 0 to 9223372036854 ms"))
+            }
+            Mode::Soft { hard_factor_e9 } if !(E9..=1000 * E9).contains(&hard_factor_e9) => {
+                Err(Error::InvalidMode("SOFT's hard factor is from 1 to 1000"))
+            }
+            mode => Ok(mode),
+        }
     }
 
     /// The core's mode, as the module parses it from the same arguments.
@@ -97,5 +113,25 @@ mod tests {
             Some(vec!["BLOCK".to_string(), "1".to_string()])
         );
         assert!(Mode::block(Duration::from_secs(u64::MAX)).is_err());
+        for bad in [
+            Mode::Block { max_wait_ms: -5 },
+            Mode::Block {
+                max_wait_ms: i64::MAX,
+            },
+            Mode::Soft { hard_factor_e9: 0 },
+            Mode::Soft {
+                hard_factor_e9: 999_999_999,
+            },
+            Mode::Soft {
+                hard_factor_e9: 1000 * E9 + 1,
+            },
+        ] {
+            assert!(
+                matches!(bad.validated(), Err(Error::InvalidMode(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(Mode::Soft { hard_factor_e9: E9 }.validated().is_ok());
+        assert!(Mode::Block { max_wait_ms: 0 }.validated().is_ok());
     }
 }

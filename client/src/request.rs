@@ -41,6 +41,7 @@ impl<'a> Call<'a> {
                 return Err(Error::InvalidLimits("the same key appears twice"));
             }
         }
+        let mode = mode.validated()?;
         if mode != Mode::Plain && quantity < 1 {
             return Err(Error::InvalidQuantity);
         }

@@ -172,3 +172,40 @@ async fn the_script_is_loaded_again_after_script_flush() {
         .expect("after SCRIPT FLUSH");
     assert_eq!(decision.status().remaining, 8);
 }
+
+/// `CL.THROTTLEALL <n> key...` goes to the node of its first key at once: no node answers
+/// `MOVED` (its first argument, the count, is not a key to route by).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_all_goes_to_its_keys_node() {
+    let cluster = Cluster::start(3, 0);
+    let limiter = limiter(&cluster).await;
+    let limit = Limit::per_second(1_000_000).expect("limit");
+    let tags = ["{u1}", "{u2}", "{u3}", "{user:9}"];
+    for node in &cluster.nodes {
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query(&mut node.connect())
+            .expect("RESETSTAT");
+    }
+    for round in 0..20 {
+        let tag = tags[round % tags.len()];
+        let (a, b) = (
+            Key::new(format!("{tag}:a")).expect("key"),
+            Key::new(format!("{tag}:b")).expect("key"),
+        );
+        let both = [(&a, &limit), (&b, &limit)];
+        let decision = limiter.throttle_all(&both, 1, Mode::Plain).await;
+        assert!(decision.expect("all").is_allowed());
+    }
+    for node in &cluster.nodes {
+        let errors: String = redis::cmd("INFO")
+            .arg("errorstats")
+            .query(&mut node.connect())
+            .expect("INFO");
+        assert!(
+            !errors.contains("errorstat_MOVED"),
+            "{}: {errors}",
+            node.port
+        );
+    }
+}

@@ -20,7 +20,7 @@ async fn hybrid(server: &Server, config: HybridConfig) -> HybridLimiter {
     let remote = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
         .await
         .expect("connect");
-    HybridLimiter::new(remote, config)
+    HybridLimiter::new(remote, config).expect("config")
 }
 
 /// The most an exact limiter admits over a window of `window`: a full bucket, then the rate.

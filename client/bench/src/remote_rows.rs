@@ -79,7 +79,8 @@ pub async fn run(
                 })
                 .await
             } else {
-                let hybrid = HybridLimiter::new(remote, HybridConfig::default());
+                let hybrid = HybridLimiter::new(remote, HybridConfig::default())
+                    .expect("the default config is valid");
                 let sample = tasks(workers, run, {
                     let hybrid = hybrid.clone();
                     move |worker, i| {

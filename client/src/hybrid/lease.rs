@@ -77,24 +77,24 @@ impl Lease {
     }
 
     /// The lease's leftovers once it has ended (or at once, `force`): `None` if there were
-    /// none, else how many to give back. A lease that ends with tokens left makes the next
-    /// one half as large.
-    ///
-    /// A refund is sent only while the leftovers surely still weigh on the bucket: before the
-    /// time it would be full again without them (`full_at` less their worth). Later, the
-    /// bucket may have refilled past them, and giving them back would credit them twice
-    /// (letting a burst after an idle spell through above the limit); they are dropped.
-    pub fn take_unused(&mut self, now: Instant, force: bool) -> Option<u64> {
+    /// none. A lease that ends with tokens left makes the next one half as large. Whether
+    /// they are given back is decided when the refund is sent ([`Leftover::refundable`]).
+    pub fn take_unused(&mut self, now: Instant, force: bool) -> Option<Leftover> {
         if !(force || now >= self.expires) || self.tokens == 0 {
             return None;
         }
         self.next_size = (self.next_size / 2).max(1);
-        let left = std::mem::take(&mut self.tokens);
-        let worth = self
-            .limit
-            .interval()
-            .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
-        Some(if now + worth < self.full_at { left } else { 0 })
+        let tokens = std::mem::take(&mut self.tokens);
+        Some(Leftover {
+            tokens,
+            limit: self.limit,
+            full_at: self.full_at,
+        })
+    }
+
+    /// Whether the lease has ended (or `force`) with tokens left.
+    pub fn has_ended(&self, now: Instant, force: bool) -> bool {
+        self.tokens > 0 && (force || now >= self.expires)
     }
 
     /// Whether the entry says nothing any more (no tokens, no denial): it can be dropped.
@@ -117,8 +117,46 @@ impl Lease {
     }
 }
 
+/// Tokens taken from an ended lease, not yet given back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Leftover {
+    pub tokens: u64,
+    /// The limit they were leased under (the refund must use the same).
+    pub limit: Limit,
+    /// The lease's `full_at`: when the bucket would be full again without them.
+    pub full_at: Instant,
+}
+
+impl Leftover {
+    /// How many to give back if the refund is sent at `now` and reaches the server within
+    /// `margin`: all of them while they surely still weigh on the bucket (it would not be
+    /// full before `full_at` less their worth), else none. A refund that lands after the
+    /// bucket refilled past them would credit them twice (a burst above the limit); so this
+    /// is asked just before each refund is sent, never ahead of a batch.
+    pub fn refundable(&self, now: Instant, margin: Duration) -> u64 {
+        let worth = self
+            .limit
+            .interval()
+            .saturating_mul(u32::try_from(self.tokens).unwrap_or(u32::MAX));
+        let lands_by = now.checked_add(margin.saturating_add(worth));
+        match lands_by {
+            Some(at) if at < self.full_at => self.tokens,
+            _ => 0,
+        }
+    }
+}
+
 /// A duration in whole milliseconds, rounded up (as the server's replies are).
 pub(crate) fn round_up_ms(duration: Duration) -> Duration {
     let ms = duration.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// `at + by`, or as late as an `Instant` goes (100 years on): a server's long retry time or
+/// reset time must not overflow the clock.
+pub(crate) fn later(at: Instant, by: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    at.checked_add(by)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }

@@ -4,8 +4,8 @@
 //! - Tokens are leased from the server in batches (`ATMOST`, up to the lease size, never
 //!   more than the capacity) and served locally, one per request, until the lease ends: it
 //!   is used up, or its time to live passes. Then what was not used is refunded, while it
-//!   surely still weighs on the bucket (else the bucket may have refilled past it, and a
-//!   refund would credit it twice: it is dropped). A key's
+//!   surely still weighs on the bucket, judged just before each refund is sent (else the
+//!   bucket may have refilled past it, and a refund would credit it twice: it is dropped). A key's
 //!   first lease is one token (a key seen once costs one call and no refund); each lease
 //!   used up doubles the next, each that ends with tokens left halves it.
 //! - A denial is cached until its retry time, stretched to when a whole lease's worth of
@@ -38,7 +38,7 @@ use crate::mode::Mode;
 use crate::remote::RedisLimiter;
 
 pub use lease::Local;
-use lease::{round_up_ms, Lease};
+use lease::{later, round_up_ms, Lease, Leftover};
 
 /// How the hybrid limiter leases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,18 @@ impl Default for HybridConfig {
     }
 }
 
+/// The longest `lease_ttl`: leased tokens are meant to be used soon.
+const MAX_LEASE_TTL: Duration = Duration::from_secs(24 * 3600);
+
 impl HybridConfig {
+    /// The config if it is one the limiter can use: a `lease_ttl` from 1 ns to one day.
+    pub fn validated(self) -> Result<HybridConfig, Error> {
+        if self.lease_ttl.is_zero() || self.lease_ttl > MAX_LEASE_TTL {
+            return Err(Error::InvalidConfig("lease_ttl is from 1 ns to one day"));
+        }
+        Ok(self)
+    }
+
     /// The largest lease for `limit`.
     pub fn lease_for(&self, limit: &Limit) -> u64 {
         let per_ttl = self.lease_ttl.as_nanos() / limit.interval().as_nanos().max(1);
@@ -96,13 +107,15 @@ pub struct HybridLimiter<C = ConnectionManager> {
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
-    pub fn new(remote: RedisLimiter<C>, config: HybridConfig) -> HybridLimiter<C> {
-        HybridLimiter {
+    /// A hybrid limiter over `remote`; `Error::InvalidConfig` if `config` is not valid
+    /// ([`HybridConfig::validated`]).
+    pub fn new(remote: RedisLimiter<C>, config: HybridConfig) -> Result<HybridLimiter<C>, Error> {
+        Ok(HybridLimiter {
             remote,
-            config,
+            config: config.validated()?,
             entries: Arc::new(papaya::HashMap::new()),
             server_calls: Arc::new(AtomicU64::new(0)),
-        }
+        })
     }
 
     /// The Redis provider underneath.
@@ -133,7 +146,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         let entry = self.entry(key, limit);
         let _refill = entry.refill.lock().await;
         // Another task may have refilled while this one waited.
-        let (unused, old_limit, size) = {
+        let (left, size) = {
             let mut lease = entry.lease();
             let now = Instant::now();
             if let Local::Decided(decision) = lease.try_take(limit, now) {
@@ -147,10 +160,10 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             }
             let size = lease.next_size.clamp(1, self.config.lease_for(limit));
             lease.next_size = size;
-            (left.unwrap_or(0), lease.limit, size)
+            (left, size)
         };
-        if unused > 0 {
-            self.refund(key, &old_limit, unused).await?;
+        if let Some(left) = left {
+            self.give_back(key, left).await?;
         }
         self.server_calls.fetch_add(1, Ordering::Relaxed);
         // The lease's time counts from before the grant: its tokens are used within
@@ -168,17 +181,17 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
         };
         lease.status = *granted.status();
         // The reply's time to a full bucket is rounded up to the millisecond: take one off.
-        lease.full_at = (asked + lease.status.reset_after)
+        lease.full_at = later(asked, lease.status.reset_after)
             .checked_sub(Duration::from_millis(1))
             .unwrap_or(asked);
         match granted {
             Decision::Allowed { granted, status } => {
                 lease.tokens = granted.saturating_sub(1);
-                lease.expires = asked + self.config.lease_ttl;
+                lease.expires = later(asked, self.config.lease_ttl);
                 // Less than a lease: the bucket is empty. Once these run out, wait until a
                 // lease's worth is due rather than asking for a token or two at a time.
                 if granted < size {
-                    lease.denied_until = Some(asked + self.batch_wait(limit, size - granted));
+                    lease.denied_until = Some(later(asked, self.batch_wait(limit, size - granted)));
                 }
                 Ok(Decision::Allowed {
                     granted: 1,
@@ -194,7 +207,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             } => {
                 // Wait for a whole lease's worth: the bucket keeps the tokens meanwhile.
                 let batch = self.batch_wait(limit, size.saturating_sub(1));
-                lease.denied_until = retry_after.map(|wait| now + wait + batch);
+                lease.denied_until = retry_after.map(|wait| later(now, wait.saturating_add(batch)));
                 Ok(Decision::Limited {
                     retry_after: retry_after.map(round_up_ms),
                     status,
@@ -207,25 +220,40 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
     /// Refunds the unused tokens of every lease that has ended, and drops idle keys;
     /// `force` ends every lease now (before shutting down). Returns the tokens refunded.
     pub async fn flush(&self, force: bool) -> Result<u64, Error> {
-        let now = Instant::now();
-        let mut returns = Vec::new();
-        {
+        let ended: Vec<(Key, Arc<Entry>)> = {
+            let now = Instant::now();
             let entries = self.entries.pin();
-            for (key, entry) in entries.iter() {
-                let mut lease = entry.lease();
-                if let Some(unused @ 1..) = lease.take_unused(now, force) {
-                    returns.push((key.clone(), lease.limit, unused));
-                }
-            }
+            let ended = entries
+                .iter()
+                .filter(|(_, entry)| entry.lease().has_ended(now, force))
+                .map(|(key, entry)| (key.clone(), Arc::clone(entry)))
+                .collect();
             entries
                 .retain(|_, entry| entry.refill.try_lock().is_err() || !entry.lease().is_idle(now));
-        }
+            ended
+        };
         let mut total = 0;
-        for (key, limit, unused) in returns {
-            self.refund(&key, &limit, unused).await?;
-            total += unused;
+        for (key, entry) in ended {
+            // Under the key's refill lock: this process's grants and refunds on a key take
+            // turns, so a refund is judged against the very lease it comes from, just before
+            // it is sent (a refund judged earlier could land after the bucket refilled).
+            let _refill = entry.refill.lock().await;
+            let left = entry.lease().take_unused(Instant::now(), force);
+            if let Some(left) = left {
+                total += self.give_back(&key, left).await?;
+            }
         }
         Ok(total)
+    }
+
+    /// Forgets a key: `DEL` on the server (its bucket is full again), then this process's
+    /// lease and cached denial (leased tokens go with the old bucket, nothing is refunded).
+    /// Other processes keep theirs until they end: a denial cached there still answers until
+    /// its retry time.
+    pub async fn reset(&self, key: &Key) -> Result<(), Error> {
+        self.remote.reset(key).await?;
+        self.entries.pin().remove(key);
+        Ok(())
     }
 
     /// Runs [`HybridLimiter::flush`] every `every` on the current tokio runtime, until the
@@ -249,9 +277,15 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
             .min(self.config.lease_ttl)
     }
 
-    async fn refund(&self, key: &Key, limit: &Limit, tokens: u64) -> Result<(), Error> {
-        self.server_calls.fetch_add(1, Ordering::Relaxed);
-        self.remote.refund(key, limit, tokens).await.map(|_| ())
+    /// Refunds a lease's leftovers if they still weigh on the bucket when sent; the lease's
+    /// time to live is the margin for the refund to reach the server. Returns the tokens given.
+    async fn give_back(&self, key: &Key, left: Leftover) -> Result<u64, Error> {
+        let tokens = left.refundable(Instant::now(), self.config.lease_ttl);
+        if tokens > 0 {
+            self.server_calls.fetch_add(1, Ordering::Relaxed);
+            self.remote.refund(key, &left.limit, tokens).await?;
+        }
+        Ok(tokens)
     }
 
     fn entry(&self, key: &Key, limit: &Limit) -> Arc<Entry> {

@@ -1,5 +1,5 @@
 //! How the limiter is reached on a server: the module's commands, the function library
-//! (lua/gcra.lua, loaded with `FUNCTION LOAD REPLACE`), or the same file as a script
+//! (lua/gcra.lua, loaded with `FUNCTION LOAD REPLACE`, again on `Function not found`), or the same file as a script
 //! (`EVALSHA`, loaded again whenever the server answers `NOSCRIPT`: after a failover to a
 //! replica, a restart or `SCRIPT FLUSH`). Same replies, same stored state either way.
 
@@ -77,4 +77,12 @@ pub(crate) async fn load_library<C: ConnectionLike + Send>(con: &mut C) -> Resul
         .query_async::<Value>(con)
         .await?;
     Ok(())
+}
+
+/// Whether the server answered that the library's function does not exist.
+pub(crate) fn is_missing(error: &redis::RedisError) -> bool {
+    error.code() == Some("ERR")
+        && error
+            .detail()
+            .is_some_and(|detail| detail.contains("Function not found"))
 }

@@ -2,12 +2,16 @@
 //! `redis` crate's connection manager (one server) or its async cluster client.
 
 mod backend;
+mod block;
 mod command;
 
+use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::Script;
 
 use crate::decision::Decision;
@@ -18,12 +22,14 @@ use crate::mode::Mode;
 use crate::request::{quantity, refund_quantity, Call, Command};
 
 pub use backend::Backend;
+use block::BlockPool;
 use command::{invocation, Invocation};
 
 /// A limiter on a Redis or Valkey server (or cluster). Cheap to clone; clones share the
 /// connection.
 ///
-/// Every call is one round trip. `BLOCK` waits on the server with the module; through the
+/// Every call is one round trip. `BLOCK` waits on the server with the module (on a connection
+/// of its own when made by [`RedisLimiter::connect`], see [`block`]); through the
 /// function or the script (which cannot wait), a limited `BLOCK` call sleeps for its
 /// `retry_after` and tries again while the wait allows, so it is not first come, first served.
 #[derive(Clone)]
@@ -31,13 +37,17 @@ pub struct RedisLimiter<C = ConnectionManager> {
     con: C,
     backend: Backend,
     script: Arc<Script>,
+    /// Connections for the module's `BLOCK` calls (`connect` only).
+    blocking: Option<Arc<BlockPool>>,
 }
 
 impl RedisLimiter<ConnectionManager> {
     /// Connects to one server (`redis://host:port/db`), reconnecting as needed.
     pub async fn connect(url: &str) -> Result<RedisLimiter<ConnectionManager>, Error> {
         let client = redis::Client::open(url)?;
-        RedisLimiter::new(ConnectionManager::new(client).await?).await
+        let mut limiter = RedisLimiter::new(ConnectionManager::new(client.clone()).await?).await?;
+        limiter.blocking = Some(Arc::new(BlockPool::new(client)));
+        Ok(limiter)
     }
 }
 
@@ -64,6 +74,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
             con,
             backend,
             script: Arc::new(Script::new(backend::script_source())),
+            blocking: None,
         }
     }
 
@@ -147,11 +158,56 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
 
     async fn send(&self, call: &Call<'_>) -> Result<Vec<i64>, Error> {
         let mut con = self.con.clone();
-        let reply = match invocation(call, self.backend, &self.script) {
-            Invocation::Cmd(cmd) => cmd.query_async(&mut con).await?,
-            Invocation::Script(script) => script.invoke_async(&mut con).await?,
+        let reply = match (invocation(call, self.backend, &self.script), call.mode) {
+            (Invocation::Cmd(cmd), Mode::Block { max_wait_ms })
+                if self.backend == Backend::Module =>
+            {
+                match &self.blocking {
+                    Some(pool) => {
+                        let wait = Duration::from_millis(max_wait_ms.max(0).unsigned_abs());
+                        let value = pool.query(&cmd, wait).await?;
+                        redis::from_redis_value(value)
+                            .map_err(|error| Error::UnexpectedReply(error.to_string()))?
+                    }
+                    None => cmd.query_async(&mut con).await?,
+                }
+            }
+            (Invocation::Cmd(cmd), _) => {
+                // CL.THROTTLEALL's first argument is the count, not a key: a cluster client
+                // would route it by the count's slot (every call MOVED). Route by the first key.
+                let multi = self.backend == Backend::Module && call.limits.len() > 1;
+                let route = call.limits.first().filter(|_| multi).map(|(key, _)| *key);
+                self.query(&mut con, &cmd, route).await?
+            }
+            (Invocation::Script(script), _) => script.invoke_async(&mut con).await?,
         };
         Ok(reply)
+    }
+
+    /// A command on the shared connection. The function library can vanish (`FUNCTION
+    /// FLUSH`, a restart or a new primary without it): then it is loaded again and the call
+    /// sent once more, as the script is on `NOSCRIPT`.
+    async fn query(
+        &self,
+        con: &mut C,
+        cmd: &redis::Cmd,
+        route: Option<&Key>,
+    ) -> Result<Vec<i64>, Error> {
+        let cluster = (con as &mut dyn Any).downcast_mut::<ClusterConnection>();
+        if let (Some(cluster), Some(key)) = (cluster, route) {
+            let node = Route::with_key(key.as_bytes(), SlotAddr::Master);
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(node));
+            let value = cluster.route_command(cmd.clone(), routing).await?;
+            return redis::from_redis_value(value)
+                .map_err(|error| Error::UnexpectedReply(error.to_string()));
+        }
+        match cmd.query_async(con).await {
+            Err(error) if self.backend == Backend::Function && backend::is_missing(&error) => {
+                backend::load_library(con).await?;
+                Ok(cmd.query_async(con).await?)
+            }
+            reply => Ok(reply?),
+        }
     }
 
     /// `BLOCK` without the module: sleep for `retry_after` and try again, while the wait
