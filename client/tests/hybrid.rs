@@ -35,6 +35,7 @@ async fn several_hybrid_clients_never_overshoot() {
     let config = HybridConfig {
         lease_ttl: TTL,
         lease_size: None,
+        refunds: true,
     };
     // What the rate yields in one TTL (25), at most half the capacity (25).
     assert_eq!(config.lease_for(&limit), 25);
@@ -125,6 +126,7 @@ async fn try_acquire_answers_locally_or_asks_for_the_server() {
         HybridConfig {
             lease_ttl: Duration::from_secs(5),
             lease_size: Some(3),
+            refunds: true,
         },
     )
     .await;
@@ -182,6 +184,7 @@ async fn unused_tokens_are_refunded_when_the_lease_ends() {
         HybridConfig {
             lease_ttl: Duration::from_millis(300),
             lease_size: Some(10),
+            refunds: true,
         },
     )
     .await;
@@ -204,6 +207,42 @@ async fn unused_tokens_are_refunded_when_the_lease_ends() {
     assert_eq!(peek.status().remaining, 6, "{peek:?}");
 }
 
+/// With refunds off (the strict bound for several processes), a lease's leftovers stay
+/// charged on the server: no call, nothing given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_refunds_leftovers_stay_charged() {
+    let server = Server::start();
+    let client = hybrid(
+        &server,
+        HybridConfig {
+            lease_ttl: Duration::from_millis(300),
+            lease_size: Some(10),
+            refunds: false,
+        },
+    )
+    .await;
+    let key = Key::new("kept").expect("key");
+    let limit = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");
+    // Leases of 1, 2 and 4 tokens: 4 used, 3 left in the last lease.
+    for _ in 0..4 {
+        assert!(client
+            .acquire(&key, &limit)
+            .await
+            .expect("acquire")
+            .is_allowed());
+    }
+    assert_eq!(client.server_calls(), 3);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(client.flush(true).await.expect("flush"), 0);
+    assert_eq!(client.server_calls(), 3, "no refund sent");
+    let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
+    assert_eq!(
+        peek.status().remaining,
+        3,
+        "the leftovers stay charged: {peek:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_are_dropped_once_the_bucket_may_have_refilled() {
     let server = Server::start();
@@ -212,6 +251,7 @@ async fn leftovers_are_dropped_once_the_bucket_may_have_refilled() {
         HybridConfig {
             lease_ttl: Duration::from_millis(50),
             lease_size: Some(4),
+            refunds: true,
         },
     )
     .await;

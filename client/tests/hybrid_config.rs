@@ -20,6 +20,7 @@ async fn a_config_out_of_range_is_a_typed_error() {
         let config = HybridConfig {
             lease_ttl,
             lease_size: None,
+            refunds: true,
         };
         let made = HybridLimiter::new(remote(&server).await, config);
         assert!(
@@ -31,6 +32,7 @@ async fn a_config_out_of_range_is_a_typed_error() {
     let config = HybridConfig {
         lease_ttl: day,
         lease_size: None,
+        refunds: true,
     };
     let hybrid = HybridLimiter::new(remote(&server).await, config).expect("config");
     let key = Key::new("long").expect("key");

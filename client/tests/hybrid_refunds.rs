@@ -71,6 +71,7 @@ async fn a_late_refund_is_dropped_not_credited_twice() {
         HybridConfig {
             lease_ttl: ttl,
             lease_size: Some(10),
+            refunds: true,
         },
     )
     .expect("config");

@@ -19,8 +19,14 @@
 //! shared bucket) and is admitted within the lease's time to live after the grant. So over
 //! any window of length `w`, N hybrid clients together admit at most what the limit allows
 //! over `w + lease_ttl` (`capacity + (w + lease_ttl) / interval`), and never more than the
-//! server granted (net of refunds): no overshoot. What it gives up is admission: tokens
-//! leased to one client and not yet used are not available to the others until refunded.
+//! server granted (net of refunds): no overshoot. Refunds keep that bound exactly within
+//! one process (a refund is sent only while it surely still weighs on the bucket, judged
+//! just before it is sent, with `lease_ttl` as the margin for reaching the server); across
+//! several processes another's refund can lower the bucket below this one's grant, so a
+//! late refund may give back up to what such refunds returned. With
+//! [`HybridConfig::refunds`] off the bound is exact for any number of processes. What it
+//! gives up is admission: tokens leased to one client and not yet used are not available to
+//! the others until refunded (or, without refunds, at all).
 
 mod lease;
 
@@ -48,6 +54,13 @@ pub struct HybridConfig {
     /// Most tokens leased at once; `None`: what the limit's rate yields in one `lease_ttl`,
     /// at most half the capacity. Always at least 1 and at most the limit's capacity.
     pub lease_size: Option<u64>,
+    /// Whether a lease's unused tokens are given back to the server when it ends. A refund
+    /// is judged against this process's own grant: another process's refund can lower the
+    /// bucket below it, so with several processes on one key a late refund may give back
+    /// tokens the bucket had already regained. `false` keeps the window bound exact for any
+    /// number of processes, at the cost of the leftovers (each lease that ends with some
+    /// halves the next).
+    pub refunds: bool,
 }
 
 impl Default for HybridConfig {
@@ -55,6 +68,7 @@ impl Default for HybridConfig {
         HybridConfig {
             lease_ttl: Duration::from_millis(100),
             lease_size: None,
+            refunds: true,
         }
     }
 }
@@ -280,6 +294,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> HybridLimiter<C> {
     /// Refunds a lease's leftovers if they still weigh on the bucket when sent; the lease's
     /// time to live is the margin for the refund to reach the server. Returns the tokens given.
     async fn give_back(&self, key: &Key, left: Leftover) -> Result<u64, Error> {
+        if !self.config.refunds {
+            return Ok(0);
+        }
         let tokens = left.refundable(Instant::now(), self.config.lease_ttl);
         if tokens > 0 {
             self.server_calls.fetch_add(1, Ordering::Relaxed);
