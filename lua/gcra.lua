@@ -26,6 +26,246 @@ Tests append entries with a given "now" to this text (tests/function_differentia
 shipped library has none.
 ]]
 
+-- The fast path -------------------------------------------------------------------------------
+-- Most calls are the plain form with small numbers: limits whose tolerance is below 2^50 ns
+-- (13 days), a quantity of 0 or more, TATs less than 10^6 s (11.5 days) ahead of now. Then
+-- every value the algorithm needs is an integer below 2^51, which a double holds exactly,
+-- as are the sums and differences below; absolute times are kept as seconds and nanoseconds.
+-- `fast` decides those calls with Lua's own arithmetic. Any other call it declines (returns
+-- nil) before it writes anything, and the exact path, the rest of this file, answers it:
+-- BLOCK, ATMOST, SOFT, MS in other spellings, arguments with a sign, with more than 15
+-- digits or past those ranges, invalid ones (the exact path says why), a key of another type
+-- or holding anything but a TAT of 10 to 19 digits, a TAT or "now" near 2^63 ns.
+--
+-- Division: for integers 0 <= a < 2^52 and 1 <= b < 2^53 the double a / b is never rounded
+-- up to the next integer k (the gap below k, at least 1 / b, would have to be under k / 2^53,
+-- so k * b > 2^53 and a >= (k - 1) * b > 2^52, or k = 1 and b > 2^54). So a % b, which Lua
+-- computes as a - floor(a / b) * b, is the exact remainder, and (a - a % b) / b the quotient.
+--
+-- It is written for speed: as a script, this file runs at every call, so the fast path is one
+-- function, and its constants are written out (a named one would cost an instruction more at
+-- every use): 2^50 = 1125899906842624, a second = 1000000000 ns, a millisecond = 1000000 ns,
+-- i64::MAX ns = 9223372036 s and 854775807 ns.
+
+
+-- `entry` (cl_throttle, cl_throttleall or cl_peek) in the plain form: its reply, or nil.
+-- args[at] is the first argument after the keys. Now is read from TIME unless given (tests).
+-- The exact path's `decide_all`, limit by limit, with every time taken relative to now.
+-- The functions it calls are arguments: as the library loads, only part of `redis` is
+-- reachable; as it runs, a global costs a lookup, and as a script, an upvalue costs an
+-- allocation at every call. `parsed` (FCALL only: a script's locals last one call) holds the
+-- limits last read, by position, as { max_burst, count, period, interval, capacity }: limits
+-- are usually the caller's constants, and reading one costs more than the arithmetic.
+local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis, parsed, now_s, now_ns)
+  local n = #keys
+  local extra = #args - at + 1 - 3 * n -- [quantity] [MS]
+  local quantity, in_ms = 1, false
+  if extra ~= 0 then
+    local last = args[#args]
+    if last == 'MS' or last == 'ms' then
+      in_ms, extra = true, extra - 1
+    end
+    local text = args[at + 3 * n]
+    if extra < 0 or extra > 1 or (extra == 1 and (#text > 15 or not find(text, '^%d+$'))) then
+      return nil
+    elseif extra == 1 then
+      quantity = text + 0
+    end
+  end
+  if n ~= 1 then
+    -- Several limits on one key would race on one TAT: the exact path refuses them.
+    if n == 0 or entry ~= 'cl_throttleall' then
+      return nil
+    end
+    for i = 2, n do
+      for j = 1, i - 1 do
+        if keys[i] == keys[j] then
+          return nil
+        end
+      end
+    end
+  end
+  if not now_s then
+    local time = call('TIME') -- seconds and microseconds
+    now_s, now_ns = time[1] + 0, time[2] * 1000
+  end
+  -- The reply as charged, and (with several limits) as the limits stand (quantity 0): what
+  -- they report when one of them is limited and nothing is charged.
+  local limited, never, retry = false, false, 0
+  local capacity, remaining, reset = 0, nil, 0
+  local capacity_as_is, remaining_as_is, reset_as_is = 0, nil, 0
+  local tat_s, tat_ns, tats = nil, nil, nil -- the new TAT (with several limits: tats)
+  for i = 1, n do
+    -- The limit: max_burst and count of 1 to 15 digits, a period of up to 6 digits and 9
+    -- decimals; then period_ns and count are below 10^15 < 2^50.
+    local base = at + 3 * i - 3
+    local max_burst, count, period = args[base], args[base + 1], args[base + 2]
+    local interval, limit_capacity
+    local seen = parsed and parsed[i]
+    -- (Equal strings are one object in Lua: these are pointer comparisons.)
+    if seen and seen[1] == max_burst and seen[2] == count and seen[3] == period then
+      interval, limit_capacity = seen[4], seen[5]
+    else
+      if #max_burst > 15 or #count > 15 then
+        return nil
+      end
+      -- One match for the three (cheaper than three): a space or an empty argument among
+      -- them would make more or fewer than two spaces, or one at an end.
+      local text = max_burst .. ' ' .. count .. ' ' .. period
+      local period_ns
+      if #period < 7 and find(text, '^%d+ %d+ %d+$') then
+        period_ns = period * 1000000000
+      else
+        local _, _, whole, fraction = find(text, '^%d+ %d+ (%d+)%.(%d+)$')
+        if not whole or #whole > 6 or #fraction > 9 then
+          return nil
+        end
+        -- A fraction of k digits: fraction * 10^(9 - k) ns.
+        period_ns = whole * 1000000000 + fraction * 10 ^ (9 - #fraction)
+      end
+      local per = count + 0
+      if per < 1 or period_ns < 1 then
+        return nil
+      end
+      interval = (period_ns - period_ns % per) / per
+      limit_capacity = max_burst + 1
+      if parsed and i <= 8 then
+        parsed[i] = { max_burst, count, period, interval, limit_capacity }
+      end
+    end
+    -- Products of integers are exact below 2^50, and a true product of 2^50 or more never
+    -- rounds below it (a double).
+    local tolerance, increment = interval * limit_capacity, interval * quantity
+    if interval < 1 or tolerance >= 1125899906842624 or increment >= 1125899906842624 then
+      return nil
+    end
+    -- The TAT, as how far it is ahead of now (0 when absent or not ahead). An error reply
+    -- (another type) is a table, of length 0.
+    local ahead, tat = 0, pcall_redis('GET', keys[i])
+    if tat then
+      -- 19 digits (a TAT since 2001; others take the exact path), checked by one match,
+      -- then read byte by byte (cheaper than cutting it in two and converting the halves).
+      if #tat ~= 19 or not find(tat, '^%d+$') then
+        return nil
+      end
+      local a, b, c, d, e, f, g, h, j, k, l, m, o, p, q, r, s, t, u = byte(tat, 1, 19)
+      -- (The codes less 48 each: 48 * 1111111111 and 48 * 111111111.)
+      local seconds = a * 1000000000 + b * 100000000 + c * 10000000 + d * 1000000 + e * 100000
+        + f * 10000 + g * 1000 + h * 100 + j * 10 + k - 53333333328
+      if seconds >= 9223372036 then
+        return nil
+      end
+      seconds = seconds - now_s
+      if seconds >= 1000000 then
+        return nil
+      elseif seconds >= 0 then
+        local nanos = l * 100000000 + m * 10000000 + o * 1000000 + p * 100000 + q * 10000
+          + r * 1000 + s * 100 + t * 10 + u - 5333333328
+        ahead = seconds * 1000000000 + (nanos - now_ns)
+        if ahead < 0 then
+          ahead = 0
+        end
+      end
+    end
+    -- gcra.rs's decide.
+    local new_ahead = ahead + increment
+    local allow_at = new_ahead - tolerance
+    local ttl = new_ahead
+    if quantity > 0 and allow_at > 0 then
+      limited, ttl = true, ahead
+      if increment > tolerance then
+        never = true
+      elseif allow_at > retry then
+        retry = allow_at
+      end
+    elseif quantity > 0 then
+      -- The new TAT, which must fit in 64 bits (even for cl_peek, as in the module).
+      local nanos = now_ns + new_ahead
+      local seconds = now_s + (nanos - nanos % 1000000000) / 1000000000
+      nanos = nanos % 1000000000
+      if seconds >= 9223372036 and (seconds > 9223372036 or nanos > 854775807) then
+        return nil
+      elseif n == 1 then
+        tat_s, tat_ns = seconds, nanos
+      else
+        tats = tats or {}
+        tats[2 * i - 1], tats[2 * i] = seconds, nanos
+      end
+    end
+    local headroom = tolerance - ttl
+    local left = headroom >= 0 and (headroom - headroom % interval) / interval or 0
+    if not remaining or left < remaining then
+      capacity, remaining = limit_capacity, left
+    end
+    if ttl > reset then
+      reset = ttl
+    end
+    if n > 1 then
+      headroom = tolerance - ahead
+      left = headroom >= 0 and (headroom - headroom % interval) / interval or 0
+      if not remaining_as_is or left < remaining_as_is then
+        capacity_as_is, remaining_as_is = limit_capacity, left
+      end
+      if ahead > reset_as_is then
+        reset_as_is = ahead
+      end
+    end
+  end
+  if limited then
+    if n > 1 then
+      capacity, remaining, reset = capacity_as_is, remaining_as_is, reset_as_is
+    end
+  elseif quantity > 0 and entry ~= 'cl_peek' then
+    -- SET key <tat> PXAT <tat in ms, rounded up>, as the module writes it.
+    for i = 1, n do
+      if n > 1 then
+        tat_s, tat_ns = tats[2 * i - 1], tats[2 * i]
+      end
+      local ms = tat_s * 1000 + (tat_ns + 999999 - (tat_ns + 999999) % 1000000) / 1000000
+      local text = tat_s > 0 and format('%d%09d', tat_s, tat_ns) or format('%d', tat_ns)
+      call('SET', keys[i], text, 'PXAT', format('%d', ms))
+    end
+  end
+  -- The durations: milliseconds rounded up, or redis-cell's seconds (the whole milliseconds,
+  -- rounded up to seconds); retry only when limited.
+  if in_ms then
+    reset = (reset + 999999 - (reset + 999999) % 1000000) / 1000000
+  else
+    reset = (reset - reset % 1000000) / 1000000
+    reset = (reset + 999 - (reset + 999) % 1000) / 1000
+  end
+  if not limited then
+    return { 0, capacity, remaining, -1, reset }
+  elseif never then
+    return { 1, capacity, remaining, -1, reset }
+  elseif in_ms then
+    retry = (retry + 999999 - (retry + 999999) % 1000000) / 1000000
+  else
+    retry = (retry - retry % 1000000) / 1000000
+    retry = (retry + 999 - (retry + 999) % 1000) / 1000
+  end
+  return { 1, capacity, remaining, retry, reset }
+end
+
+-- As a script (EVAL/EVALSHA), this whole file runs at every call: the fast path answers
+-- before the rest is defined. Redis 6 replicates a script's commands, not the script, only
+-- when asked (Redis 7, which has REDIS_VERSION_NUM, always does): the replicas must never
+-- see TIME. (The exact path's entries are at the end.)
+local server = redis -- (each global looked up once)
+if not server.register_function then
+  if not server.REDIS_VERSION_NUM and server.replicate_commands then
+    server.replicate_commands()
+  end
+  local text, args = string, ARGV
+  local entry = args[1]
+  if entry == 'cl_throttle' or entry == 'cl_throttleall' or entry == 'cl_peek' then
+    local reply = fast(KEYS, args, 2, entry, text.find, text.byte, text.format, server.call, server.pcall)
+    if reply then
+      return reply
+    end
+  end
+end
+
 -- Integers ------------------------------------------------------------------------------------
 -- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
 -- (about 2^61) and the core's intermediates need up to 127 bits. So an integer has two forms:
@@ -1125,27 +1365,43 @@ local function entry(handler, now, draw)
   end
 end
 
+-- The exact path's entries.
 local ENTRIES = {
   cl_throttle = entry(throttle, server_now, prng_draw),
   cl_throttleall = entry(throttle_all, server_now, prng_draw),
   cl_peek = entry(peek, server_now),
 }
 
+-- FCALL's fast path: its functions, bound at the first call (see `fast`), and its limits.
+local find, byte, format, call, pcall_redis, parsed
+local function bind()
+  find, byte, format = string.find, string.byte, string.format
+  call, pcall_redis = redis.call, redis.pcall
+  parsed = {}
+end
+
 if redis.register_function then
-  redis.register_function({ function_name = 'cl_throttle', callback = ENTRIES.cl_throttle })
-  redis.register_function({ function_name = 'cl_throttleall', callback = ENTRIES.cl_throttleall })
+  -- FCALL's: the fast path, else the exact path.
+  local function callback(name)
+    local exact = ENTRIES[name]
+    return function(keys, args)
+      if not call then
+        bind()
+      end
+      return fast(keys, args, 1, name, find, byte, format, call, pcall_redis, parsed)
+        or exact(keys, args)
+    end
+  end
+  redis.register_function({ function_name = 'cl_throttle', callback = callback('cl_throttle') })
+  redis.register_function({ function_name = 'cl_throttleall', callback = callback('cl_throttleall') })
   -- no-writes: FCALL_RO may call it, on replicas too.
   redis.register_function({
     function_name = 'cl_peek',
-    callback = ENTRIES.cl_peek,
+    callback = callback('cl_peek'),
     flags = { 'no-writes' },
   })
 else
-  -- EVAL/EVALSHA: ARGV[1] names the entry. Redis 6 replicates a script's commands, not the
-  -- script, only when asked (Redis 7 always does): the replicas must never see TIME.
-  if redis.replicate_commands then
-    redis.replicate_commands()
-  end
+  -- EVAL/EVALSHA, where the fast path declined: ARGV[1] names the entry.
   local run = ENTRIES[ARGV[1]]
   if not run then
     return redis.error_reply(E.UnknownEntry)

@@ -28,16 +28,27 @@ local function rest(args)
   for i = 3, #args do out[i - 2] = args[i] end
   return out
 end
--- ARGV: now, SOFT's draw, then the entry's own arguments.
-local function test_entry(handler)
+-- ARGV: now, SOFT's draw, then the entry's own arguments. The fast path first, as in
+-- the shipped entries; the calls it answers are counted.
+local fast_replies = 0
+local function test_entry(name, handler)
   return function(keys, args)
+    if not call then bind() end
+    local now = parse_time(args[1])
+    local reply = now
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, parsed, now[1], now[2])
+    if reply then
+      fast_replies = fast_replies + 1
+      return reply
+    end
     local draw = tonumber(args[2])
     return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
   end
 end
-redis.register_function('cl_test_throttle', test_entry(throttle))
-redis.register_function('cl_test_throttleall', test_entry(throttle_all))
-redis.register_function('cl_test_peek', test_entry(peek))
+redis.register_function('cl_test_fast_replies', function() return fast_replies end)
+redis.register_function('cl_test_throttle', test_entry('cl_throttle', throttle))
+redis.register_function('cl_test_throttleall', test_entry('cl_throttleall', throttle_all))
+redis.register_function('cl_test_peek', test_entry('cl_peek', peek))
 -- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
 redis.register_function('cl_test_int', function(keys, args)
   local function big(text)
@@ -425,7 +436,66 @@ fn interval_hint(limit: &[String; 3]) -> i64 {
     (period_ns / count).max(1)
 }
 
+/// The usual call, which the fast path answers unless a value crosses one of its bounds:
+/// a plain-form limit of a few digits (or at the fast path's bounds), a small quantity or
+/// none, now near the real time.
+fn usual_limit(rng: &mut Rng) -> [String; 3] {
+    let max_burst = match rng.below(20) {
+        0..=16 => rng.below(1000),
+        // Around 15 digits, and tolerances around 2^50 ns (with intervals of 1 and 2 ns).
+        17 => *rng.pick(&[999_999_999_999_999, 1_000_000_000_000_000]),
+        18 => (1 << 49) - 1 - rng.below(2),
+        _ => (1 << 50) - 1 - rng.below(2),
+    };
+    let period = rng
+        .pick(&[
+            "1",
+            "1",
+            "1",
+            "60",
+            "3600",
+            "86400",
+            "86400",
+            "0.5",
+            "0.001",
+            "2.25",
+            "999999",
+            "999999.999999999",
+            "1000000",
+            "31536000",
+            "0.000000001",
+            "0.000000002",
+        ])
+        .to_string();
+    let period_ns = decimal::parse_seconds_as_nanos(period.as_bytes()).unwrap_or(1);
+    let count = match rng.below(10) {
+        0..=6 => rng.below(1000) + 1,
+        7 => *rng.pick(&[999_999_999_999_999, 1_000_000_000_000_000]),
+        // One token per nanosecond, or the fewest that give an interval just below 2^50 ns.
+        8 => period_ns as u64,
+        _ => (period_ns as u64 >> 50) + 1,
+    };
+    [max_burst.to_string(), count.to_string(), period]
+}
+
+fn usual_options(rng: &mut Rng) -> Vec<String> {
+    let mut out = Vec::new();
+    match rng.below(10) {
+        0..=4 => {}
+        5 => out.push("0".into()),
+        6 => out.push(rng.log_uniform(1 << 51).to_string()),
+        _ => out.push((rng.below(30) + 1).to_string()),
+    }
+    if rng.percent(30) {
+        out.push(rng.pick(&["MS", "ms", "Ms"]).to_string());
+    }
+    out
+}
+
 fn random_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
+    if rng.percent(40) {
+        return usual_call(rng, case, real_now);
+    }
     let entry = match rng.below(10) {
         0..=2 => Entry::All,
         3 => Entry::Peek,
@@ -476,6 +546,34 @@ fn random_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
         stored: stored_states,
         now,
         draw,
+    }
+}
+
+fn usual_call(rng: &mut Rng, case: usize, real_now: i64) -> Call {
+    let (entry, n) = match rng.below(10) {
+        0..=2 => (Entry::All, rng.below(3) as usize + 1),
+        3 => (Entry::Peek, 1),
+        _ => (Entry::Throttle, 1),
+    };
+    let now = real_now + rng.log_uniform(1 << 40) as i64;
+    let keys = (0..n)
+        .map(|i| format!("diff:{case}:{i}").into_bytes())
+        .collect();
+    let mut args = Vec::new();
+    let mut stored_states = Vec::new();
+    for _ in 0..n {
+        let limit = usual_limit(rng);
+        stored_states.push(stored(rng, now, interval_hint(&limit)));
+        args.extend(limit);
+    }
+    args.extend(usual_options(rng));
+    Call {
+        entry,
+        keys,
+        args: args.into_iter().map(String::into_bytes).collect(),
+        stored: stored_states,
+        now,
+        draw: rng.below(1_000_000),
     }
 }
 
@@ -564,9 +662,11 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Wr
     (got, writes)
 }
 
-/// Appended after TEST_ENTRIES: every decision takes the limbs path (`ahead_exact`), which
-/// otherwise only values beyond 2^50 ns take.
-const EXACT_PATH_ONLY: &str = "fits_small = function() return false end\n";
+/// Appended after TEST_ENTRIES: every call takes the exact path (the fast path declines all)
+/// and every decision there the limbs (`ahead_exact`), which otherwise only values beyond
+/// 2^50 ns take.
+const EXACT_PATH_ONLY: &str =
+    "fast = function() return nil end\nfits_small = function() return false end\n";
 
 /// A server without the module, with the library and its test entries.
 fn test_server(exact_path_only: bool) -> (Server, Connection) {
@@ -597,7 +697,7 @@ fn seed_and_cases(default: usize) -> (u64, usize) {
 }
 
 /// Runs `cases` random calls and checks each against the core.
-fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
+fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) -> usize {
     eprintln!("{label}: DIFF_SEED={seed} DIFF_CASES={cases}");
     let mut rng = Rng(seed);
     let started = Instant::now();
@@ -633,6 +733,8 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
         started.elapsed().as_secs_f64(),
         cases - decisions,
     );
+    let fast = fast_replies(con);
+    eprintln!("{label}: {fast} replies by the fast path");
     eprintln!("{label}: errors {errors:#?}");
     // Every kind of outcome must be well represented, or the generator has drifted.
     assert!(decisions > cases / 3, "{decisions} decisions of {cases}");
@@ -640,25 +742,39 @@ fn random_cases(con: &mut Connection, seed: u64, cases: usize, label: &str) {
     assert!(limited > cases as i64 / 20, "too few limited");
     assert!(sets > cases / 10 && deletes > cases / 200, "too few writes");
     assert!(with_sixth > cases / 50, "too few ATMOST or SOFT decisions");
+    fast
+}
+
+/// How many calls the fast path has answered on this server.
+fn fast_replies(con: &mut Connection) -> usize {
+    redis::cmd("FCALL")
+        .arg("cl_test_fast_replies")
+        .arg(0)
+        .query(con)
+        .expect("cl_test_fast_replies")
 }
 
 #[test]
 fn function_agrees_with_the_rust_core() {
     let (seed, cases) = seed_and_cases(10_000);
     let (_server, mut con) = test_server(false);
-    random_cases(&mut con, seed, cases, "function_differential");
+    let fast = random_cases(&mut con, seed, cases, "function_differential");
+    // Both paths must be well represented.
+    assert!(fast > cases / 10, "{fast} of {cases} by the fast path");
+    assert!(fast < cases / 2, "{fast} of {cases} by the fast path");
 }
 
 #[test]
 fn exact_path_alone_agrees_with_the_rust_core() {
     let (seed, cases) = seed_and_cases(3_000);
     let (_server, mut con) = test_server(true);
-    random_cases(
+    let fast = random_cases(
         &mut con,
         seed,
         cases,
         "function_differential (exact path only)",
     );
+    assert_eq!(fast, 0, "the fast path answered");
 }
 
 #[test]
@@ -717,6 +833,13 @@ fn edge_cases(exact_path_only: bool) {
         }
     }
     soft_refusals_over_several_limits(&mut con, real_now);
+    let fast = fast_replies(&mut con);
+    eprintln!("edge cases (exact path only: {exact_path_only}): {fast} replies by the fast path");
+    assert_eq!(
+        fast == 0,
+        exact_path_only,
+        "{fast} replies by the fast path"
+    );
 }
 
 /// SOFT over two limits (issue 19): a request larger than the first limit's capacity is told

@@ -3,7 +3,7 @@
 from .report import paired_ratio
 
 COLORS = {"SET": "#95a5a6", "CL.THROTTLE": "#c0392b", "CL.THROTTLE (baseline)": "#e67e22",
-          "Lua EVALSHA": "#7f8c8d", "FCALL": "#8e44ad", "redis-cell": "#2980b9"}
+          "Lua EVALSHA": "#7f8c8d", "FCALL": "#8e44ad", "gcra.lua EVALSHA": "#c39bd3", "redis-cell": "#2980b9"}
 
 
 def render_chart(results, name, version, pipeline, contenders, workloads):

@@ -76,6 +76,7 @@ def render_timing(results, versions, pipelines, contenders, args):
                                  f"{bold}{cells[0]}{bold} | {cells[1]} | {usec[c.label]:.2f} |")
             if (name, pipeline, "hot-allowed", "CL.THROTTLE") in results:
                 lines += ["", headline(results, name, version, pipeline, contenders)]
+            lines += against_lua(results, name, version, pipeline, args.workloads)
             lines.append("")
     return "\n".join(lines)
 
@@ -85,9 +86,28 @@ def headline(results, name, version, pipeline, contenders):
         return (name, pipeline, "hot-allowed", label)
 
     parts = [f"{paired_ratio(results, key('CL.THROTTLE'), key(label)):.2f}x {label}" for label in
-             ("SET PX", "SET", "redis-cell", "Lua EVALSHA", "FCALL", "CL.THROTTLE (baseline)")
+             ("SET PX", "SET", "redis-cell", "Lua EVALSHA", "FCALL", "gcra.lua EVALSHA",
+              "CL.THROTTLE (baseline)")
              if key(label) in results]
     return f"Hot key, allowed, {version}, -P {pipeline}: CL.THROTTLE at " + ", ".join(parts) + "."
+
+
+def against_lua(results, name, version, pipeline, workloads):
+    """The function library (FCALL and its script form) over the plain Lua script, paired per
+    round: median (min-max) of the rounds, for the workloads that have both."""
+    lines = []
+    for label in ("FCALL", "gcra.lua EVALSHA"):
+        parts = []
+        for w in workloads:
+            ours = results.get((name, pipeline, w.id, label), [])
+            lua = results.get((name, pipeline, w.id, "Lua EVALSHA"), [])
+            ratios = [ratio(a, b) for (a, _), (b, _) in zip(ours, lua)]
+            if ratios:
+                parts.append(f"{w.label} {spread(ratios, 2)}x")
+        if parts:
+            lines.append(f"{version}, -P {pipeline}: {label} over the Lua script, throughput paired "
+                         "per round, median (min-max): " + "; ".join(parts) + ".")
+    return [""] + lines if lines else []
 
 
 def render_instructions(results, versions, contenders, args):

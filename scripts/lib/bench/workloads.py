@@ -96,6 +96,14 @@ def fcall(w, _):
             *(a for _, limit in w.limits for a in limit)]
 
 
+def script(w, sha):
+    """The same library as a script (lua/gcra.lua without its first line), through EVALSHA:
+    the keys, then the entry's name, then its arguments."""
+    keys = [key for key, _ in w.limits]
+    entry = "cl_throttle" if len(w.limits) == 1 else "cl_throttleall"
+    return ["EVALSHA", sha, str(len(keys)), *keys, entry, *(a for _, limit in w.limits for a in limit)]
+
+
 def one_limit(build):
     """For contenders that have no CL.THROTTLEALL."""
     return lambda w, loaded: build(w, loaded) if len(w.limits) == 1 else None
@@ -111,5 +119,7 @@ CONTENDERS = [
               setup=["SCRIPT", "LOAD", LUA.read_text()], share=0.25),
     Contender("FCALL", "main", "ns", fcall, setup=["FUNCTION", "LOAD", "REPLACE", FUNCTION.read_text()],
               share=0.25),
+    Contender("gcra.lua EVALSHA", "main", "ns", script,
+              setup=["SCRIPT", "LOAD", FUNCTION.read_text().split("\n", 1)[1]], share=0.25),
     Contender("redis-cell", "cell", "ns", one_limit(throttle)),
 ]
