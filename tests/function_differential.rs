@@ -209,30 +209,6 @@ fn core_answer(call: &Call) -> Result<(Vec<i64>, Vec<Write>), String> {
     ))
 }
 
-/// Value generators this test needs beyond the shared `Rng`.
-impl Rng {
-    /// In 0..=max, log-uniformly: each bit length equally likely, so tiny, middling and huge
-    /// values all come up.
-    fn log_uniform(&mut self, max: u64) -> u64 {
-        let bits = self.below(65);
-        let value = if bits == 0 {
-            0
-        } else {
-            (1u64 << (bits - 1)) | (self.next() & ((1u64 << (bits - 1)) - 1))
-        };
-        value.min(max)
-    }
-
-    fn signed(&mut self, max: u64) -> i64 {
-        let magnitude = self.log_uniform(max) as i64;
-        if self.percent(50) {
-            -magnitude
-        } else {
-            magnitude
-        }
-    }
-}
-
 const I64_MAX: u64 = i64::MAX as u64;
 const LUA_EXACT: i64 = 1 << 53;
 

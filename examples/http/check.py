@@ -1,5 +1,6 @@
-"""Starts server.py on a free loopback port and checks with real HTTP requests that the
-rate-limit headers and the 429 appear exactly when they should. Exits 1 on a mismatch.
+"""Starts server.py (or the server command given as arguments, e.g. the Rust client's axum
+example) on a free loopback port and checks with real HTTP requests that the rate-limit headers
+and the 429 appear exactly when they should. Exits 1 on a mismatch.
 Needs REDIS_URL pointing to a Redis or Valkey, with the module or without it."""
 
 import os
@@ -40,8 +41,8 @@ def main():
     port = free_port()
     env = dict(os.environ, PORT=str(port), PER_MINUTE=str(PER_MINUTE), PER_DAY="100",
                KEY_PREFIX=f"check:{uuid.uuid4()}")
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py"))], env=env,
-                              stdout=subprocess.PIPE, text=True)
+    command = sys.argv[1:] or [sys.executable, str(Path(__file__).with_name("server.py"))]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:
         print(server.stdout.readline().strip())  # "listening on ... limiter: ..."
         url = f"http://127.0.0.1:{port}/"

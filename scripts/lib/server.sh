@@ -17,7 +17,7 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 
-MODULE_SO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release/libredis_gcra.so"
+MODULE_SO="${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target}/release/libredis_gcra.so"
 
 # A port on 127.0.0.1 where nothing listens, below Linux's ephemeral range (32768+) so that no
 # outgoing connection takes it as its source port before the server binds it.

@@ -1,22 +1,10 @@
-//! Shared by the integration tests, one file per job: real servers (`server`), calls on a
-//! connection (`client`), replicas (`replication`), a cluster (`cluster`), the function
-//! library (`functions`) and seeded inputs (`rng`).
+//! Shared by the integration tests: the workspace's dev-only crate `gcra-test-support`
+//! (tests/support/), one file per job: real servers, calls on a connection, replicas, a
+//! cluster, the function library, a frozen clock and seeded inputs.
 
-// Each test binary uses a different part of this module.
-#![allow(dead_code, unused_imports)]
+// Each test binary uses a different part of it.
+#![allow(unused_imports)]
 
-mod client;
-mod cluster;
-mod functions;
-mod replication;
-mod rng;
-mod server;
-
-pub use client::*;
-pub use cluster::*;
-pub use functions::*;
-pub use replication::*;
-pub use rng::*;
-pub use server::*;
+pub use gcra_test_support::*;
 
 pub use redis::{Connection, Value};

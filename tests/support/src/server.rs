@@ -1,7 +1,8 @@
 //! Real redis-server processes on 127.0.0.1: start, connect, restart, kill (by PID, on drop).
 //!
 //! The server binary comes from `REDIS_SERVER` (default `redis-server` on PATH), the module
-//! from `REDIS_GCRA_MODULE` (default: the newest `libredis_gcra.so` under target/debug).
+//! from `REDIS_GCRA_MODULE` (default: the newest `libredis_gcra.so` under the debug build of
+//! `CARGO_TARGET_DIR`, or of the workspace's target/).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -46,11 +47,18 @@ pub fn redis_server_binary() -> String {
     std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_string())
 }
 
+/// The workspace's root directory (this crate is `tests/support` in it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 pub fn module_path() -> PathBuf {
     if let Ok(path) = std::env::var("REDIS_GCRA_MODULE") {
         return PathBuf::from(path);
     }
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| workspace_root().join("target"), PathBuf::from)
+        .join("debug");
     [
         target.join("libredis_gcra.so"),
         target.join("deps/libredis_gcra.so"),
@@ -67,12 +75,15 @@ pub struct Server {
     pub port: u16,
     pub dir: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
 pub struct Options {
     pub with_module: bool,
     pub extra: Vec<String>,
+    /// Environment variables for the server process (e.g. a preloaded clock).
+    pub env: Vec<(String, String)>,
     pub dir: Option<PathBuf>,
     pub port: Option<u16>,
 }
@@ -82,6 +93,7 @@ impl Default for Options {
         Options {
             with_module: true,
             extra: Vec::new(),
+            env: Vec::new(),
             dir: None,
             port: None,
         }
@@ -112,7 +124,7 @@ impl Server {
     fn configure(options: &Options) -> Server {
         let port = options.port.unwrap_or_else(free_port);
         let dir = options.dir.clone().unwrap_or_else(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            let dir = workspace_root()
                 .join("target/test-servers")
                 .join(format!("{}-{port}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
@@ -149,6 +161,7 @@ impl Server {
             port,
             dir,
             args,
+            env: options.env.clone(),
             child: None,
         }
     }
@@ -174,6 +187,7 @@ impl Server {
         let logged = self.log().len();
         let child = Command::new(redis_server_binary())
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,15 +1,13 @@
 //! The Redis Functions library (lua/gcra.lua) loaded into a server without the module.
 
-use std::path::Path;
-
 use redis::Connection;
 
 use super::client::outcome;
-use super::server::{Options, Server};
+use super::server::{workspace_root, Options, Server};
 
 /// The Redis Functions library (lua/gcra.lua): the commands without the module.
 pub fn function_library() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lua/gcra.lua");
+    let path = workspace_root().join("lua/gcra.lua");
     std::fs::read_to_string(path).expect("read lua/gcra.lua")
 }
 

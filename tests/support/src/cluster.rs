@@ -13,9 +13,20 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(primaries: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(primaries, replicas, true, &[])
+    }
+
+    /// A cluster whose nodes have the module or not, with `extra` server arguments each.
+    pub fn start_with(
+        primaries: usize,
+        replicas: usize,
+        with_module: bool,
+        extra: &[&str],
+    ) -> Cluster {
         let nodes: Vec<Server> = (0..primaries * (1 + replicas))
             .map(|_| {
                 Server::start_with(Options {
+                    with_module,
                     extra: [
                         "--cluster-enabled",
                         "yes",
@@ -25,6 +36,7 @@ impl Cluster {
                         "2000",
                     ]
                     .iter()
+                    .chain(extra)
                     .map(|s| s.to_string())
                     .collect(),
                     ..Options::default()
@@ -66,14 +78,17 @@ impl Cluster {
         cluster
     }
 
-    /// A cluster-aware client that follows MOVED/ASK.
-    pub fn client(&self) -> redis::cluster::ClusterConnection {
-        let urls: Vec<String> = self
-            .nodes
+    /// Every node's URL.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
             .iter()
             .map(|n| format!("redis://127.0.0.1:{}/", n.port))
-            .collect();
-        redis::cluster::ClusterClient::new(urls)
+            .collect()
+    }
+
+    /// A cluster-aware client that follows MOVED/ASK.
+    pub fn client(&self) -> redis::cluster::ClusterConnection {
+        redis::cluster::ClusterClient::new(self.urls())
             .expect("cluster client")
             .get_connection()
             .expect("cluster connection")
