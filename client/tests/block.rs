@@ -1,15 +1,15 @@
 //! `BLOCK` with the module through `RedisLimiter::connect`: a wait longer than the redis
 //! crate's usual response timeout is answered, and other calls are not held behind it.
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::{info_field, Server};
 use redis_gcra_client::{Backend, Key, Limit, Mode, RedisLimiter};
 
 async fn limiter(server: &Server) -> RedisLimiter {
-    let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect");
+    let limiter = common::connect(server).await;
     assert_eq!(limiter.backend(), Backend::Module);
     limiter
 }

@@ -2,6 +2,8 @@
 //! through a failover to a replica that lost its script cache (the next call meets
 //! `NOSCRIPT`, loads the script again and goes on with the replicated state).
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::{info_field, redis, wait_for_link, wait_until, Cluster, Server};
@@ -155,9 +157,7 @@ async fn the_script_is_loaded_again_after_script_flush() {
         extra: vec!["--rename-command".into(), "FUNCTION".into(), String::new()],
         ..Default::default()
     });
-    let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect");
+    let limiter = common::connect(&server).await;
     assert_eq!(limiter.backend(), Backend::Script);
     let key = Key::new("flushed").expect("key");
     let limit = Limit::per_minute(10).expect("limit");

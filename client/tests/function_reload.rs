@@ -1,8 +1,10 @@
 //! The function backend after the library is gone (`FUNCTION FLUSH`; a restart or a new
 //! primary without it answers the same): the client loads it again and the call goes on.
 
+mod common;
+
 use gcra_test_support::{redis, Options, Server};
-use redis_gcra_client::{Backend, Key, Limit, RedisLimiter};
+use redis_gcra_client::{Backend, Key, Limit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_library_is_loaded_again_after_function_flush() {
@@ -10,9 +12,7 @@ async fn the_library_is_loaded_again_after_function_flush() {
         with_module: false,
         ..Options::default()
     });
-    let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect");
+    let limiter = common::connect(&server).await;
     assert_eq!(limiter.backend(), Backend::Function);
     let key = Key::new("flushed").expect("key");
     let limit = Limit::per_minute(10).expect("limit");

@@ -4,12 +4,14 @@
 //! the server granted, with at least 10x fewer server calls than requests. Prints how much
 //! they under-admit against an exact limiter.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gcra_test_support::Server;
-use redis_gcra_client::{Decision, HybridConfig, HybridLimiter, Key, Limit, Local, RedisLimiter};
+use redis_gcra_client::{Decision, HybridConfig, HybridLimiter, Key, Limit, Local};
 
 const CLIENTS: usize = 4;
 const TASKS_PER_CLIENT: usize = 4;
@@ -17,9 +19,7 @@ const RUN: Duration = Duration::from_secs(3);
 const TTL: Duration = Duration::from_millis(50);
 
 async fn hybrid(server: &Server, config: HybridConfig) -> HybridLimiter {
-    let remote = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect");
+    let remote = common::connect(server).await;
     HybridLimiter::new(remote, config).expect("config")
 }
 
@@ -191,13 +191,7 @@ async fn unused_tokens_are_refunded_when_the_lease_ends() {
     let key = Key::new("refund").expect("key");
     let limit = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");
     // Leases of 1, 2 and 4 tokens: 4 used, 3 left in the last lease.
-    for _ in 0..4 {
-        assert!(client
-            .acquire(&key, &limit)
-            .await
-            .expect("acquire")
-            .is_allowed());
-    }
+    assert_eq!(common::allowed_of(&client, &key, &limit, 4).await, 4);
     assert_eq!(client.server_calls(), 3);
     let peek = client.remote().peek(&key, &limit, 0).await.expect("peek");
     assert_eq!(peek.status().remaining, 3, "the lease holds 3: {peek:?}");
@@ -224,13 +218,7 @@ async fn without_refunds_leftovers_stay_charged() {
     let key = Key::new("kept").expect("key");
     let limit = Limit::new(10, 1, Duration::from_secs(60)).expect("limit");
     // Leases of 1, 2 and 4 tokens: 4 used, 3 left in the last lease.
-    for _ in 0..4 {
-        assert!(client
-            .acquire(&key, &limit)
-            .await
-            .expect("acquire")
-            .is_allowed());
-    }
+    assert_eq!(common::allowed_of(&client, &key, &limit, 4).await, 4);
     assert_eq!(client.server_calls(), 3);
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(client.flush(true).await.expect("flush"), 0);
@@ -259,13 +247,7 @@ async fn leftovers_are_dropped_once_the_bucket_may_have_refilled() {
     // 10 tokens, one every 100 ms.
     let limit = Limit::new(10, 10, Duration::from_secs(1)).expect("limit");
     // Leases of 1, 2 and 4: 7 charged, 3 left, the bucket full again 700 ms after the grant.
-    for _ in 0..4 {
-        assert!(client
-            .acquire(&key, &limit)
-            .await
-            .expect("acquire")
-            .is_allowed());
-    }
+    assert_eq!(common::allowed_of(&client, &key, &limit, 4).await, 4);
     assert_eq!(client.server_calls(), 3);
     // 500 ms on, the bucket without the 3 leftovers (worth 300 ms) would be full by now:
     // giving them back could credit them twice, so they are dropped, with no call.

@@ -1,16 +1,12 @@
 //! `HybridConfig` is checked when the limiter is made (a typed error, not a panic deep in a
 //! call), and the longest valid lease and the longest retry times do not overflow the clock.
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::Server;
-use redis_gcra_client::{Error, HybridConfig, HybridLimiter, Key, Limit, RedisLimiter};
-
-async fn remote(server: &Server) -> RedisLimiter {
-    RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect")
-}
+use redis_gcra_client::{Error, HybridConfig, HybridLimiter, Key, Limit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_out_of_range_is_a_typed_error() {
@@ -22,7 +18,7 @@ async fn a_config_out_of_range_is_a_typed_error() {
             lease_size: None,
             refunds: true,
         };
-        let made = HybridLimiter::new(remote(&server).await, config);
+        let made = HybridLimiter::new(common::connect(&server).await, config);
         assert!(
             matches!(made, Err(Error::InvalidConfig(_))),
             "{lease_ttl:?}"
@@ -34,20 +30,9 @@ async fn a_config_out_of_range_is_a_typed_error() {
         lease_size: None,
         refunds: true,
     };
-    let hybrid = HybridLimiter::new(remote(&server).await, config).expect("config");
+    let hybrid = HybridLimiter::new(common::connect(&server).await, config).expect("config");
     let key = Key::new("long").expect("key");
     let limit = Limit::new(2, 1, Duration::from_secs(2_000_000_000)).expect("limit");
-    let mut allowed = 0;
-    for _ in 0..4 {
-        if hybrid
-            .acquire(&key, &limit)
-            .await
-            .expect("acquire")
-            .is_allowed()
-        {
-            allowed += 1;
-        }
-    }
-    assert_eq!(allowed, 2);
+    assert_eq!(common::allowed_of(&hybrid, &key, &limit, 4).await, 2);
     hybrid.flush(true).await.expect("flush");
 }

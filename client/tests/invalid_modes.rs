@@ -2,10 +2,12 @@
 //! range, they are refused with `Error::InvalidMode` locally and on every backend, and
 //! nothing is written.
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::{key_state, Options, Server};
-use redis_gcra_client::{Backend, Error, Key, Limit, LocalLimiter, Mode, RedisLimiter};
+use redis_gcra_client::{Backend, Error, Key, Limit, LocalLimiter, Mode};
 
 const BAD: [Mode; 4] = [
     Mode::Block { max_wait_ms: -5 },
@@ -46,9 +48,7 @@ async fn every_backend_refuses_them() {
             },
             ..Options::default()
         });
-        let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-            .await
-            .expect("connect");
+        let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let limit = Limit::new(2, 1, Duration::from_secs(10)).expect("limit");
         let key = Key::new("bad").expect("key");

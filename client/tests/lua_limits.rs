@@ -1,10 +1,12 @@
 //! Without the module (the function, the script), a max_burst past 2^53 - 1 (Lua's exact
 //! integers) is a typed `Error::Overflow`, as the module's overflow is, and writes nothing.
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::{key_state, Options, Server};
-use redis_gcra_client::{Backend, Error, Key, Limit, RedisLimiter};
+use redis_gcra_client::{Backend, Error, Key, Limit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_2_pow_53_is_overflow_without_the_module() {
@@ -19,9 +21,7 @@ async fn a_burst_past_2_pow_53_is_overflow_without_the_module() {
             },
             ..Options::default()
         });
-        let limiter = RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-            .await
-            .expect("connect");
+        let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let key = Key::new("big").expect("key");
         let big = Limit::new((1 << 53) + 1, 1, Duration::from_secs(3600)).expect("limit");

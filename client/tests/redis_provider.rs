@@ -3,6 +3,8 @@
 //! leave the same kind of stored state whichever way the server is reached; bad input gets
 //! typed errors and writes nothing; a replica answers peeks.
 
+mod common;
+
 use std::time::Duration;
 
 use gcra_test_support::{
@@ -24,12 +26,6 @@ fn server(backend: Backend) -> Server {
             ..Options::default()
         }),
     }
-}
-
-async fn limiter(server: &Server) -> RedisLimiter {
-    RedisLimiter::connect(&format!("redis://127.0.0.1:{}/", server.port))
-        .await
-        .expect("connect")
 }
 
 const ALL: [Backend; 3] = [Backend::Module, Backend::Function, Backend::Script];
@@ -97,7 +93,7 @@ async fn every_backend_decides_alike() {
     let mut results = Vec::new();
     for backend in ALL {
         let server = server(backend);
-        let limiter = limiter(&server).await;
+        let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let decisions = scenario(&limiter, backend.name()).await;
         // The stored state: a TAT in ns, expiring at the TAT rounded up to the millisecond.
@@ -138,7 +134,7 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
     assert!(Key::new("").is_err());
     for backend in ALL {
         let server = server(backend);
-        let limiter = limiter(&server).await;
+        let limiter = common::connect(&server).await;
         let mut con = server.connect();
         let limit = Limit::per_second(10).expect("limit");
         let fresh = Key::new("fresh").expect("key");
@@ -212,8 +208,8 @@ async fn a_replica_answers_peeks() {
             load_functions(&mut primary.connect(), &function_library());
         }
         let replica = start_replica(&primary, backend == Backend::Module);
-        let on_primary = limiter(&primary).await;
-        let on_replica = limiter(&replica).await;
+        let on_primary = common::connect(&primary).await;
+        let on_replica = common::connect(&replica).await;
         assert_eq!(on_replica.backend(), backend);
         let key = Key::new("replicated").expect("key");
         let limit = Limit::per_minute(10).expect("limit");
@@ -242,7 +238,7 @@ async fn a_replica_answers_peeks() {
 async fn block_waits_in_line_or_retries_without_the_module() {
     for backend in ALL {
         let server = server(backend);
-        let limiter = limiter(&server).await;
+        let limiter = common::connect(&server).await;
         let key = Key::new("block").expect("key");
         let limit = Limit::new(1, 5, Duration::from_secs(1)).expect("limit");
         assert!(limiter
