@@ -118,10 +118,7 @@ fn a_released_reply_counts_the_reservations_behind_it() {
         .map(|w| w.join().expect("waiter"))
         .collect();
     // Nothing writes the key after the last reservation: its TAT is the final one.
-    let final_tat: i64 = String::from_utf8(get(&mut con, b"rq").expect("the TAT"))
-        .expect("digits")
-        .parse()
-        .expect("a TAT");
+    let final_tat = tat_of(&mut con, b"rq");
     const MS: i64 = 1_000_000;
     for (i, sent, replied, reply) in replies {
         assert_eq!(reply[..4], [0, 1, 0, -1], "waiter {i}: {reply:?}");
@@ -294,14 +291,7 @@ fn throttle_all_waits_for_every_limit() {
             .expect("CL.THROTTLEALL")
     };
     assert_eq!(all(&mut con, &[])[0], 0);
-    let tat = |con: &mut Connection, key: &[u8]| -> i64 {
-        let value = get(con, key).expect("a TAT");
-        String::from_utf8(value)
-            .expect("digits")
-            .parse()
-            .expect("a TAT")
-    };
-    let (a, b) = (tat(&mut con, b"{u}a"), tat(&mut con, b"{u}b"));
+    let (a, b) = (tat_of(&mut con, b"{u}a"), tat_of(&mut con, b"{u}b"));
     let started = Instant::now();
     let second = all(&mut con, &["1", "BLOCK", "1000", "MS"]);
     let waited = started.elapsed();
@@ -310,8 +300,8 @@ fn throttle_all_waits_for_every_limit() {
     // answer later: the reservation, not the clock, says what it waited for) ...
     assert!(waited >= Duration::from_millis(190), "{waited:?}");
     // ... and both limits were charged once, as one reservation.
-    assert_eq!(tat(&mut con, b"{u}a"), a + 200_000_000);
-    assert_eq!(tat(&mut con, b"{u}b"), b + 500_000_000);
+    assert_eq!(tat_of(&mut con, b"{u}a"), a + 200_000_000);
+    assert_eq!(tat_of(&mut con, b"{u}b"), b + 500_000_000);
 }
 
 /// A waiter that goes away is unblocked at once: nothing of it is kept until its answer would

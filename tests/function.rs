@@ -24,14 +24,6 @@ fn module_cmd(key: &[u8], args: &[&[u8]]) -> redis::Cmd {
     cmd
 }
 
-fn tat_of(con: &mut Connection, key: &[u8]) -> i64 {
-    let value = get(con, key).expect("a stored TAT");
-    String::from_utf8(value)
-        .expect("ASCII")
-        .parse()
-        .expect("decimal")
-}
-
 #[test]
 fn readme_examples_give_the_module_replies_without_the_module() {
     let server = function_server();

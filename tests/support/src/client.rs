@@ -26,6 +26,15 @@ pub fn get(con: &mut Connection, key: &[u8]) -> Option<Vec<u8>> {
     redis::cmd("GET").arg(key).query(con).expect("GET")
 }
 
+/// The TAT a key holds, in nanoseconds (the key must hold one).
+pub fn tat_of(con: &mut Connection, key: &[u8]) -> i64 {
+    let value = get(con, key).expect("a stored TAT");
+    String::from_utf8(value)
+        .expect("ASCII")
+        .parse()
+        .expect("decimal")
+}
+
 /// A key's value and absolute expiry: what "nothing was written" and "identical" compare.
 pub type KeyState = (Option<Vec<u8>>, i64);
 
