@@ -40,6 +40,16 @@ impl Contender {
     }
 }
 
+/// The bench's key names as trypema's keys (both of its providers take them).
+fn trypema_keys(names: &[String]) -> Arc<Vec<RedisKey>> {
+    Arc::new(
+        names
+            .iter()
+            .map(|k| RedisKey::try_from(k.as_str()).expect("key"))
+            .collect(),
+    )
+}
+
 fn admitted(decision: RateLimitDecision) -> bool {
     match decision {
         RateLimitDecision::Allowed => true,
@@ -107,12 +117,7 @@ pub async fn run(
                 .disable_cleanup()
                 .build()
                 .expect("trypema redis");
-            let keys: Arc<Vec<RedisKey>> = Arc::new(
-                names
-                    .iter()
-                    .map(|k| RedisKey::try_from(k.as_str()).expect("key"))
-                    .collect(),
-            );
+            let keys = trypema_keys(&names);
             tasks(workers, run, move |worker, i| {
                 let (provider, keys) = (provider.clone(), keys.clone());
                 async move {
@@ -135,12 +140,7 @@ pub async fn run(
                 .disable_cleanup()
                 .build()
                 .expect("trypema hybrid");
-            let keys: Arc<Vec<RedisKey>> = Arc::new(
-                names
-                    .iter()
-                    .map(|k| RedisKey::try_from(k.as_str()).expect("key"))
-                    .collect(),
-            );
+            let keys = trypema_keys(&names);
             tasks(workers, run, move |worker, i| {
                 let (provider, keys) = (provider.clone(), keys.clone());
                 async move {
