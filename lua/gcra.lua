@@ -59,8 +59,8 @@ shipped library has none.
 -- `ms_as_number` (Redis 7.2 and later, and Valkey, which print a whole number given to
 -- redis.call as integer digits in C) passes the expiry to SET as a number: cheaper there than
 -- string.format, dearer on Redis 7.0, which prints it with "%.17g" (the same digits).
-local function fast(keys, args, at, entry, find, slice, tonumber, format, call, pcall_redis, ms_as_number, parsed,
-    now_s, now_ns)
+local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis, ms_as_number, parsed, now_s,
+    now_ns)
   local n = #keys
   local extra = #args - at + 1 - 3 * n -- [quantity] [MS]
   local quantity, in_ms = 1, false
@@ -147,22 +147,15 @@ local function fast(keys, args, at, entry, find, slice, tonumber, format, call, 
     -- (another type) is a table, of length 0.
     local ahead, tat = 0, pcall_redis('GET', keys[i])
     if tat then
-      -- 19 digits (a TAT since 2005; others take the exact path), checked by two C
-      -- conversions (cheaper than a match): tonumber in base 11 (strtoul) takes digits, 'a'
-      -- and 'A', with spaces and a sign only at the ends, and stops at a zero byte;
-      -- tonumber in base 10 (strtod) refuses the letters and anything else that is not a
-      -- number; and a value of at least 1.1e18 needs 19 digits, which leaves no room for a
-      -- space, a sign or a zero byte.
-      local whole = #tat == 19 and tonumber(tat, 11) and tonumber(tat)
-      if not whole or whole < 1.1e18 then
+      -- 19 digits (a TAT since 2001; others take the exact path), checked by one match,
+      -- then read byte by byte (cheaper than cutting it in two and converting the halves).
+      if #tat ~= 19 or not find(tat, '^%d+$') then
         return nil
       end
-      -- `whole` is the TAT rounded to a double (within 1024 ns below 2^63), the last nine
-      -- digits are its nanoseconds exactly, so the seconds are the nearest integer to
-      -- (whole - nanos) / 10^9 (within 5e-6 of it).
-      local nanos = slice(tat, 11) + 0
-      local seconds = (whole - nanos) / 1000000000 + 0.5
-      seconds = seconds - seconds % 1
+      local a, b, c, d, e, f, g, h, j, k, l, m, o, p, q, r, s, t, u = byte(tat, 1, 19)
+      -- (The codes less 48 each: 48 * 1111111111 and 48 * 111111111.)
+      local seconds = a * 1000000000 + b * 100000000 + c * 10000000 + d * 1000000 + e * 100000
+        + f * 10000 + g * 1000 + h * 100 + j * 10 + k - 53333333328
       if seconds >= 9223372036 then
         return nil
       end
@@ -170,6 +163,8 @@ local function fast(keys, args, at, entry, find, slice, tonumber, format, call, 
       if seconds >= 1000000 then
         return nil
       elseif seconds >= 0 then
+        local nanos = l * 100000000 + m * 10000000 + o * 1000000 + p * 100000 + q * 10000
+          + r * 1000 + s * 100 + t * 10 + u - 5333333328
         ahead = seconds * 1000000000 + (nanos - now_ns)
         if ahead < 0 then
           ahead = 0
@@ -268,8 +263,8 @@ if not server.register_function then
   local text, args = string, ARGV
   local entry = args[1]
   if entry == 'cl_throttle' or entry == 'cl_throttleall' or entry == 'cl_peek' then
-    local reply = fast(KEYS, args, 2, entry, text.find, text.sub, tonumber, text.format, server.call,
-      server.pcall, (server.REDIS_VERSION_NUM or 0) >= 459264)
+    local reply = fast(KEYS, args, 2, entry, text.find, text.byte, text.format, server.call, server.pcall,
+      (server.REDIS_VERSION_NUM or 0) >= 459264)
     if reply then
       return reply
     end
@@ -1383,9 +1378,9 @@ local ENTRIES = {
 }
 
 -- FCALL's fast path: its functions, bound at the first call (see `fast`), and its limits.
-local find, slice, to_number, format, call, pcall_redis, ms_as_number, parsed
+local find, byte, format, call, pcall_redis, ms_as_number, parsed
 local function bind()
-  find, slice, to_number, format = string.find, string.sub, tonumber, string.format
+  find, byte, format = string.find, string.byte, string.format
   call, pcall_redis = redis.call, redis.pcall
   ms_as_number = redis.REDIS_VERSION_NUM >= 459264
   parsed = {}
@@ -1399,8 +1394,7 @@ if redis.register_function then
       if not call then
         bind()
       end
-      return fast(keys, args, 1, name, find, slice, to_number, format, call, pcall_redis, ms_as_number,
-        parsed)
+      return fast(keys, args, 1, name, find, byte, format, call, pcall_redis, ms_as_number, parsed)
         or exact(keys, args)
     end
   end

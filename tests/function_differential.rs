@@ -36,7 +36,7 @@ local function test_entry(name, handler)
     if not call then bind() end
     local now = parse_time(args[1])
     local reply = now
-      and fast(keys, args, 3, name, find, slice, to_number, format, call, pcall_redis, ms_as_number, parsed,
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
         now[1], now[2])
     if reply then
       fast_replies = fast_replies + 1
