@@ -931,7 +931,9 @@ fn unescape(text: &str) -> Vec<u8> {
     let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
         if let (b'\\', [b'x', high, low, ..]) = (byte, tail) {
-            let hex = std::str::from_utf8(&[*high, *low]).expect("hex digits").to_owned();
+            let hex = std::str::from_utf8(&[*high, *low])
+                .expect("hex digits")
+                .to_owned();
             bytes.push(u8::from_str_radix(&hex, 16).expect("\\xHH"));
             rest = &tail[3..];
         } else {
