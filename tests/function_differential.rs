@@ -36,7 +36,8 @@ local function test_entry(name, handler)
     if not call then bind() end
     local now = parse_time(args[1])
     local reply = now
-      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, parsed, now[1], now[2])
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
+        now[1], now[2])
     if reply then
       fast_replies = fast_replies + 1
       return reply
@@ -914,7 +915,7 @@ fn edge_table(table: &str, real_now: i64) -> Vec<(Vec<String>, Stored, i64)> {
                 None if stored.trim() == "absent" => Stored::Absent,
                 Some(("tat", at)) => Stored::Value(time(at).to_string().into_bytes()),
                 Some(("value", text)) => {
-                    Stored::Value(text.replace("{now}", &real_now.to_string()).into_bytes())
+                    Stored::Value(unescape(&text.replace("{now}", &real_now.to_string())))
                 }
                 _ => panic!("bad stored value in {line:?}"),
             };
@@ -922,6 +923,25 @@ fn edge_table(table: &str, real_now: i64) -> Vec<(Vec<String>, Stored, i64)> {
             (args, stored, time(now))
         })
         .collect()
+}
+
+/// An edge table value's bytes: `\xHH` is the byte HH (a space or a zero byte at an end).
+fn unescape(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if let (b'\\', [b'x', high, low, ..]) = (byte, tail) {
+            let hex = std::str::from_utf8(&[*high, *low])
+                .expect("hex digits")
+                .to_owned();
+            bytes.push(u8::from_str_radix(&hex, 16).expect("\\xHH"));
+            rest = &tail[3..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    bytes
 }
 
 /// Random signed integers of up to 127 bits, built to stress carries and long division:

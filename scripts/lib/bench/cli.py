@@ -12,8 +12,9 @@ from .callgrind import instructions
 from .chart import render_chart
 from .core import core_benchmark
 from .paths import MODULE, ROOT
-from .report import (render_instructions, render_storm, render_storm_instructions, render_timing,
-                     write_report)
+from .paired import paired
+from .report import (render_instructions, render_paired, render_storm, render_storm_instructions,
+                     render_timing, write_report)
 from .servers import CPUS, server_binaries
 from .storm import ARRIVALS, STORM_WAITERS, storm
 from .storm_callgrind import storm_instructions
@@ -40,6 +41,12 @@ def main(doc):
     parser.add_argument("--lead", type=float, help="--storm: seconds from the first waiter to their "
                         "due time (default 1 + 1 ms per waiter, with --instructions 20 + 30 ms; doubled and "
                         "retried if too short)")
+    parser.add_argument("--paired", nargs="?", const="FCALL,gcra.lua EVALSHA", metavar="LABELS",
+                        help="throughput of each contender (comma-separated labels; default: "
+                        "FCALL,gcra.lua EVALSHA) next to --reference's at the same time, on two "
+                        "servers sharing one core: the ratio with the machine's drift cancelled")
+    parser.add_argument("--reference", default="Lua EVALSHA", metavar="LABEL",
+                        help="--paired: the contender the others are measured against (Lua EVALSHA)")
     parser.add_argument("--rounds", type=int, help="timing and --storm: alternating rounds (5)")
     parser.add_argument("--requests", type=int, help="timing: requests per run (300000)")
     parser.add_argument("--pipelines", default="16", help="timing: comma-separated -P values (16)")
@@ -110,6 +117,9 @@ def main(doc):
     elif args.storm:
         results, versions, contenders = storm(args, binaries, sos)
         report = render_storm(results, versions, contenders, args)
+    elif args.paired:
+        results, versions, reference, wanted = paired(args, binaries, sos, contenders)
+        report = render_paired(results, versions, reference, wanted, args)
     elif args.instructions:
         results, versions = instructions(args, binaries, sos, contenders)
         report = render_instructions(results, versions, contenders, args)
@@ -118,12 +128,13 @@ def main(doc):
         report = render_timing(results, versions, pipelines, contenders, args)
     if notes:
         report = " ".join(notes) + "\n\n" + report
-    if args.write and not args.instructions and not args.storm and not args.quick:
+    if args.write and not args.instructions and not args.storm and not args.paired and not args.quick:
         report += core_benchmark()
     print(report)
     if args.write:
         path = Path(args.write)
-        section = "-".join(["storm"] * args.storm + ["instructions"] * args.instructions) or "timing"
+        section = "paired" if args.paired else \
+            "-".join(["storm"] * args.storm + ["instructions"] * args.instructions) or "timing"
         write_report(path, section, report)
         print(f"wrote {path}", file=sys.stderr)
         if section == "timing":

@@ -6,6 +6,7 @@ import statistics
 from datetime import datetime, timezone
 
 from .callgrind import KEPT, TIMER
+from .paired import WARMUP, WINDOW
 from .run import CLIENTS
 from .servers import CPUS
 from .storm import ARRIVALS
@@ -167,6 +168,33 @@ def render_instructions(results, versions, contenders, args):
             if not math.isnan(ours) and not math.isnan(base):
                 lines.append(f"- {w.label}: CL.THROTTLE {ours:,.0f} instructions/call, baseline "
                              f"{base:,.0f} ({(ours / base - 1) * 100:+.2f}%)")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_paired(results, versions, reference, wanted, args):
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"{when}; two servers pinned to core {CPUS['server'] or '(any)'}, each loaded by its own "
+        f"redis-benchmark (-P {args.pipelines.split(',')[0]} -c {CLIENTS}, pinned to core "
+        f"{CPUS['client'] or '(any)'}) at the same time, one with the contender and one with "
+        f"{reference.label}; calls counted by `INFO commandstats` over {WINDOW:.0f} s after "
+        f"{WARMUP:.0f} s of load; the servers swap roles from round to round; {args.rounds} rounds.",
+        f"× {reference.label}: the contender's calls over {reference.label}'s in the same seconds, "
+        "median (min-max) of the rounds (higher is better).",
+        "",
+    ]
+    for name, version in versions.items():
+        lines += [f"#### {version}", "", f"| workload | command | calls/s | {reference.label} calls/s "
+                  f"| × {reference.label} |", "|---|---|---|---|---|"]
+        for w in args.workloads:
+            for c in wanted:
+                measured = results.get((name, w.id, c.label), [])
+                if measured:
+                    ours = median([a for a, _ in measured])
+                    theirs = median([b for _, b in measured])
+                    lines.append(f"| {w.label} | {command_label(c, w)} | {ours:,.0f} | {theirs:,.0f} | "
+                                 f"{spread([a / b for a, b in measured], 3)} |")
         lines.append("")
     return "\n".join(lines)
 

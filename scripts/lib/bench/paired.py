@@ -1,0 +1,88 @@
+"""Paired mode: two contenders at the same time, each on its own server, both servers pinned to
+one core. Over the same seconds the machine's speed is the same for both (on these shared
+machines it drifts by 10-50% within a minute), so the ratio of the calls each completes is
+the ratio of their throughputs, with the drift cancelled."""
+
+import subprocess
+import sys
+import time
+
+from .run import CLIENTS, errors_in, prepare
+from .servers import CPUS, Server, pinned, stop_servers
+
+WARMUP = 1.0  # seconds of load before counting
+WINDOW = 4.0  # seconds counted
+
+
+def calls_of(server, command):
+    """How many times `command` has run on `server` (INFO commandstats)."""
+    for line in server.cli("INFO", "commandstats").splitlines():
+        name, _, rest = line.partition(":")
+        if name.lower() == f"cmdstat_{command.lower()}":
+            return int(dict(kv.split("=") for kv in rest.split(","))["calls"])
+    return 0
+
+
+def load(server, argv, options, pipeline):
+    """redis-benchmark sending argv until stopped."""
+    return subprocess.Popen(
+        pinned(CPUS["client"], ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+                                "-n", "2000000000", "-P", str(pipeline), "-c", str(CLIENTS), "-q",
+                                *options, *argv]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def side_by_side(servers, w, contenders, pipeline):
+    """Calls per second of each contender (one per server), loaded at the same time."""
+    argvs = [prepare(server, w, c) for server, c in zip(servers, contenders)]
+    if any(argv is None for argv in argvs):
+        return None
+    loads = [load(server, argv, w.options, pipeline) for server, argv in zip(servers, argvs)]
+    try:
+        time.sleep(WARMUP)
+        before = [(calls_of(s, argv[0]), time.monotonic()) for s, argv in zip(servers, argvs)]
+        time.sleep(WINDOW)
+        after = [(calls_of(s, argv[0]), time.monotonic()) for s, argv in zip(servers, argvs)]
+    finally:
+        for process in loads:
+            process.terminate()
+            process.wait()
+    for server, c in zip(servers, contenders):
+        if errors_in(server):
+            sys.exit(f"{c.label} on {w.id}: the server replied with errors")
+    return [(n1 - n0) / (t1 - t0) for (n0, t0), (n1, t1) in zip(before, after)]
+
+
+def paired(args, binaries, sos, contenders):
+    """For each server, round, workload and contender: its calls per second and the
+    reference's, measured side by side; the two servers swap roles from round to round."""
+    reference = next((c for c in contenders if c.label == args.reference), None)
+    if reference is None:
+        sys.exit(f"--reference: no contender {args.reference!r}")
+    labels = args.paired.split(",")
+    wanted = [c for c in contenders if c.label in labels]
+    if len(wanted) != len(labels):
+        sys.exit(f"--paired: known contenders are {', '.join(c.label for c in contenders)}")
+    pipeline = int(args.pipelines.split(",")[0])
+    results, versions = {}, {}
+    for name, binary in binaries:
+        servers = []
+        try:
+            servers = [Server(binary, f"paired-{i}", module=sos["main"]) for i in (1, 2)]
+            versions[name] = servers[0].version()
+            for round_no in range(args.rounds):
+                pair = servers if round_no % 2 == 0 else servers[::-1]
+                for w in args.workloads:
+                    for c in wanted:
+                        if c is reference:
+                            continue
+                        rates = side_by_side(pair, w, [c, reference], pipeline)
+                        if rates is None:
+                            continue
+                        results.setdefault((name, w.id, c.label), []).append(tuple(rates))
+                        print(f"{versions[name]} round {round_no + 1}/{args.rounds} {w.id}: "
+                              f"{c.label} {rates[0]:,.0f}/s, {reference.label} {rates[1]:,.0f}/s, "
+                              f"ratio {rates[0] / rates[1]:.3f}", file=sys.stderr)
+        finally:
+            stop_servers({s.name: s for s in servers})
+    return results, versions, reference, wanted
