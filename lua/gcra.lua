@@ -58,7 +58,9 @@ shipped library has none.
 -- are usually the caller's constants, and reading one costs more than the arithmetic.
 -- `ms_as_number` (Redis 7.2 and later, and Valkey, which print a whole number given to
 -- redis.call as integer digits in C) passes the expiry to SET as a number: cheaper there than
--- string.format, dearer on Redis 7.0, which prints it with "%.17g" (the same digits).
+-- string.format, dearer on Redis 7.0, which prints it with "%.17g" (the same digits). Redis
+-- 7.2.0-7.2.4 print it with fpconv_dtoa alone, in exponent form when it ends in 8 zeros or
+-- more (1.7646e+12, which SET refuses): those expiries are formatted everywhere.
 local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis, ms_as_number, parsed, now_s,
     now_ns)
   local n = #keys
@@ -227,7 +229,8 @@ local function fast(keys, args, at, entry, find, byte, format, call, pcall_redis
       end
       local ms = tat_s * 1000 + (tat_ns + 999999 - (tat_ns + 999999) % 1000000) / 1000000
       local text = tat_s > 0 and format('%d%09d', tat_s, tat_ns) or format('%d', tat_ns)
-      call('SET', keys[i], text, 'PXAT', ms_as_number and ms or format('%d', ms))
+      local expiry = ms_as_number and ms % 100000000 ~= 0 and ms or format('%d', ms)
+      call('SET', keys[i], text, 'PXAT', expiry)
     end
   end
   -- The durations: milliseconds rounded up, or redis-cell's seconds (the whole milliseconds,

@@ -925,20 +925,25 @@ fn edge_table(table: &str, real_now: i64) -> Vec<(Vec<String>, Stored, i64)> {
         .collect()
 }
 
-/// An edge table value's bytes: `\xHH` is the byte HH (a space or a zero byte at an end).
+/// An edge table value's bytes: `\xHH` (two hexadecimal digits) is the byte HH, for a space
+/// or a zero byte at an end.
 fn unescape(text: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
-        if let (b'\\', [b'x', high, low, ..]) = (byte, tail) {
-            let hex = std::str::from_utf8(&[*high, *low])
-                .expect("hex digits")
-                .to_owned();
-            bytes.push(u8::from_str_radix(&hex, 16).expect("\\xHH"));
-            rest = &tail[3..];
-        } else {
-            bytes.push(byte);
-            rest = tail;
+        match tail {
+            [b'x', high, low, ..]
+                if byte == b'\\' && high.is_ascii_hexdigit() && low.is_ascii_hexdigit() =>
+            {
+                let hex = [*high, *low];
+                let hex = std::str::from_utf8(&hex).expect("ASCII");
+                bytes.push(u8::from_str_radix(hex, 16).expect("two hexadecimal digits"));
+                rest = &tail[3..];
+            }
+            _ => {
+                bytes.push(byte);
+                rest = tail;
+            }
         }
     }
     bytes

@@ -41,7 +41,7 @@ def main(doc):
     parser.add_argument("--lead", type=float, help="--storm: seconds from the first waiter to their "
                         "due time (default 1 + 1 ms per waiter, with --instructions 20 + 30 ms; doubled and "
                         "retried if too short)")
-    parser.add_argument("--paired", nargs="?", const="FCALL,gcra.lua EVALSHA", metavar="LABELS",
+    parser.add_argument("--paired", nargs="?", const="", metavar="LABELS",
                         help="throughput of each contender (comma-separated labels; default: "
                         "FCALL,gcra.lua EVALSHA) next to --reference's at the same time, on two "
                         "servers sharing one core: the ratio with the machine's drift cancelled")
@@ -63,10 +63,12 @@ def main(doc):
     parser.add_argument("--quick", action="store_true", help="timing: 1 round of 100000 requests; "
                         "instructions: 5000 calls; Redis 7 only (unless given otherwise)")
     parser.add_argument("--write", metavar="FILE", help="also write the tables into FILE between "
-                        "its <!-- bench:SECTION:begin/end --> markers, SECTION timing, instructions, storm or "
-                        "storm-instructions (timing also "
+                        "its <!-- bench:SECTION:begin/end --> markers, SECTION timing, instructions, storm, "
+                        "storm-instructions or paired (timing also "
                         "redraws FILE's .svg chart)")
     args = parser.parse_args()
+    if args.paired is not None and (args.storm or args.instructions):
+        sys.exit("--paired measures throughput: not with --storm or --instructions")
 
     names = (args.servers or os.environ.get("REDIS_SERVERS")
              or ("redis7" if args.quick else "redis7 redis8 valkey8")).replace(",", " ").split()
@@ -117,7 +119,7 @@ def main(doc):
     elif args.storm:
         results, versions, contenders = storm(args, binaries, sos)
         report = render_storm(results, versions, contenders, args)
-    elif args.paired:
+    elif args.paired is not None:
         results, versions, reference, wanted = paired(args, binaries, sos, contenders)
         report = render_paired(results, versions, reference, wanted, args)
     elif args.instructions:
@@ -128,12 +130,12 @@ def main(doc):
         report = render_timing(results, versions, pipelines, contenders, args)
     if notes:
         report = " ".join(notes) + "\n\n" + report
-    if args.write and not args.instructions and not args.storm and not args.paired and not args.quick:
+    if args.write and not args.instructions and not args.storm and args.paired is None and not args.quick:
         report += core_benchmark()
     print(report)
     if args.write:
         path = Path(args.write)
-        section = "paired" if args.paired else \
+        section = "paired" if args.paired is not None else \
             "-".join(["storm"] * args.storm + ["instructions"] * args.instructions) or "timing"
         write_report(path, section, report)
         print(f"wrote {path}", file=sys.stderr)

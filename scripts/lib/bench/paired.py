@@ -37,20 +37,28 @@ def side_by_side(servers, w, contenders, pipeline):
     argvs = [prepare(server, w, c) for server, c in zip(servers, contenders)]
     if any(argv is None for argv in argvs):
         return None
-    loads = [load(server, argv, w.options, pipeline) for server, argv in zip(servers, argvs)]
+    loads = []
     try:
+        loads = [load(server, argv, w.options, pipeline) for server, argv in zip(servers, argvs)]
         time.sleep(WARMUP)
         before = [(calls_of(s, argv[0]), time.monotonic()) for s, argv in zip(servers, argvs)]
         time.sleep(WINDOW)
         after = [(calls_of(s, argv[0]), time.monotonic()) for s, argv in zip(servers, argvs)]
+        # Both loads must have lasted the whole window, or one ran alone for part of it.
+        stopped = [c.label for c, process in zip(contenders, loads) if process.poll() is not None]
     finally:
         for process in loads:
             process.terminate()
             process.wait()
+    if stopped:
+        sys.exit(f"{w.id}: redis-benchmark stopped early for {', '.join(stopped)}")
     for server, c in zip(servers, contenders):
         if errors_in(server):
             sys.exit(f"{c.label} on {w.id}: the server replied with errors")
-    return [(n1 - n0) / (t1 - t0) for (n0, t0), (n1, t1) in zip(before, after)]
+    rates = [(n1 - n0) / (t1 - t0) for (n0, t0), (n1, t1) in zip(before, after)]
+    if min(rates) <= 0:
+        sys.exit(f"{w.id}: no calls counted for {contenders[rates.index(min(rates))].label}")
+    return rates
 
 
 def paired(args, binaries, sos, contenders):
@@ -59,16 +67,20 @@ def paired(args, binaries, sos, contenders):
     reference = next((c for c in contenders if c.label == args.reference), None)
     if reference is None:
         sys.exit(f"--reference: no contender {args.reference!r}")
-    labels = args.paired.split(",")
-    wanted = [c for c in contenders if c.label in labels]
-    if len(wanted) != len(labels):
-        sys.exit(f"--paired: known contenders are {', '.join(c.label for c in contenders)}")
+    # Both servers load this module; the other builds (redis-cell, a baseline) have their own
+    # servers in the other modes and are not offered here.
+    here = [c for c in contenders if c.server == "main"]
+    labels = (args.paired or "FCALL,gcra.lua EVALSHA").split(",")
+    wanted = [c for c in here if c.label in labels]
+    if len(wanted) != len(labels) or reference not in here:
+        sys.exit(f"--paired, --reference: known contenders are {', '.join(c.label for c in here)}")
     pipeline = int(args.pipelines.split(",")[0])
     results, versions = {}, {}
     for name, binary in binaries:
         servers = []
         try:
-            servers = [Server(binary, f"paired-{i}", module=sos["main"]) for i in (1, 2)]
+            for i in (1, 2):
+                servers.append(Server(binary, f"paired-{i}", module=sos["main"]))
             versions[name] = servers[0].version()
             for round_no in range(args.rounds):
                 pair = servers if round_no % 2 == 0 else servers[::-1]
