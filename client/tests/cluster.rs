@@ -152,11 +152,7 @@ async fn the_script_survives_a_failover_to_a_replica_without_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_script_is_loaded_again_after_script_flush() {
-    let server = gcra_test_support::Server::start_with(gcra_test_support::Options {
-        with_module: false,
-        extra: vec!["--rename-command".into(), "FUNCTION".into(), String::new()],
-        ..Default::default()
-    });
+    let server = common::server_for(Backend::Script);
     let limiter = common::connect(&server).await;
     assert_eq!(limiter.backend(), Backend::Script);
     let key = Key::new("flushed").expect("key");

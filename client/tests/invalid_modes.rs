@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use gcra_test_support::{key_state, Options, Server};
+use gcra_test_support::key_state;
 use redis_gcra_client::{Backend, Error, Key, Limit, LocalLimiter, Mode};
 
 const BAD: [Mode; 4] = [
@@ -38,16 +38,7 @@ fn the_local_provider_refuses_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_backend_refuses_them() {
     for backend in [Backend::Module, Backend::Function, Backend::Script] {
-        let server = Server::start_with(Options {
-            with_module: backend == Backend::Module,
-            extra: match backend {
-                Backend::Script => {
-                    vec!["--rename-command".into(), "FUNCTION".into(), String::new()]
-                }
-                _ => Vec::new(),
-            },
-            ..Options::default()
-        });
+        let server = common::server_for(backend);
         let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let limit = Limit::new(2, 1, Duration::from_secs(10)).expect("limit");

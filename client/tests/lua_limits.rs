@@ -5,22 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use gcra_test_support::{key_state, Options, Server};
+use gcra_test_support::key_state;
 use redis_gcra_client::{Backend, Error, Key, Limit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_2_pow_53_is_overflow_without_the_module() {
     for backend in [Backend::Function, Backend::Script] {
-        let server = Server::start_with(Options {
-            with_module: false,
-            extra: match backend {
-                Backend::Script => {
-                    vec!["--rename-command".into(), "FUNCTION".into(), String::new()]
-                }
-                _ => Vec::new(),
-            },
-            ..Options::default()
-        });
+        let server = common::server_for(backend);
         let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let key = Key::new("big").expect("key");

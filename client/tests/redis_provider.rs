@@ -8,25 +8,9 @@ mod common;
 use std::time::Duration;
 
 use gcra_test_support::{
-    function_library, key_state, load_functions, redis, start_replica, wait_for_replicas, Options,
-    Server,
+    function_library, key_state, load_functions, redis, start_replica, wait_for_replicas,
 };
 use redis_gcra_client::{Backend, Decision, Error, Key, Limit, Mode, RedisLimiter};
-
-fn server(backend: Backend) -> Server {
-    match backend {
-        Backend::Module => Server::start(),
-        Backend::Function => Server::start_with(Options {
-            with_module: false,
-            ..Options::default()
-        }),
-        Backend::Script => Server::start_with(Options {
-            with_module: false,
-            extra: vec!["--rename-command".into(), "FUNCTION".into(), String::new()],
-            ..Options::default()
-        }),
-    }
-}
 
 const ALL: [Backend; 3] = [Backend::Module, Backend::Function, Backend::Script];
 
@@ -92,7 +76,7 @@ async fn scenario(limiter: &RedisLimiter, tag: &str) -> Vec<String> {
 async fn every_backend_decides_alike() {
     let mut results = Vec::new();
     for backend in ALL {
-        let server = server(backend);
+        let server = common::server_for(backend);
         let limiter = common::connect(&server).await;
         assert_eq!(limiter.backend(), backend);
         let decisions = scenario(&limiter, backend.name()).await;
@@ -133,7 +117,7 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
     assert!(Limit::per_second(0).is_err());
     assert!(Key::new("").is_err());
     for backend in ALL {
-        let server = server(backend);
+        let server = common::server_for(backend);
         let limiter = common::connect(&server).await;
         let mut con = server.connect();
         let limit = Limit::per_second(10).expect("limit");
@@ -203,7 +187,7 @@ async fn bad_input_is_a_typed_error_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_answers_peeks() {
     for backend in [Backend::Module, Backend::Function] {
-        let primary = server(backend);
+        let primary = common::server_for(backend);
         if backend == Backend::Function {
             load_functions(&mut primary.connect(), &function_library());
         }
@@ -237,7 +221,7 @@ async fn a_replica_answers_peeks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_waits_in_line_or_retries_without_the_module() {
     for backend in ALL {
-        let server = server(backend);
+        let server = common::server_for(backend);
         let limiter = common::connect(&server).await;
         let key = Key::new("block").expect("key");
         let limit = Limit::new(1, 5, Duration::from_secs(1)).expect("limit");

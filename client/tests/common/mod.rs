@@ -1,11 +1,28 @@
-//! What the client's test files share: a Redis provider on a test server, and a count of
-//! what a run of hybrid acquires admitted.
+//! What the client's test files share: a test server offering a given backend, a Redis
+//! provider on it, and a count of what a run of hybrid acquires admitted.
 
 // Each test file is its own crate and uses only part of this.
 #![allow(dead_code)]
 
-use gcra_test_support::Server;
-use redis_gcra_client::{HybridLimiter, Key, Limit, RedisLimiter};
+use gcra_test_support::{Options, Server};
+use redis_gcra_client::{Backend, HybridLimiter, Key, Limit, RedisLimiter};
+
+/// A test server on which `RedisLimiter::connect` picks `backend`: the module loaded, or no
+/// module (the function), or no module and `FUNCTION` renamed away (the script).
+pub fn server_for(backend: Backend) -> Server {
+    match backend {
+        Backend::Module => Server::start(),
+        Backend::Function => Server::start_with(Options {
+            with_module: false,
+            ..Options::default()
+        }),
+        Backend::Script => Server::start_with(Options {
+            with_module: false,
+            extra: vec!["--rename-command".into(), "FUNCTION".into(), String::new()],
+            ..Options::default()
+        }),
+    }
+}
 
 /// A `RedisLimiter` on the test server (its backend as the server offers: module, function
 /// or script).

@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from .run import CLIENTS, errors_in, prepare
-from .servers import CPUS, Server, pinned, stop_servers
+from .run import benchmark_argv, commandstat, errors_in, prepare
+from .servers import Server, stop_servers
 
 WARMUP = 1.0  # seconds of load before counting
 WINDOW = 4.0  # seconds counted
@@ -16,20 +16,13 @@ WINDOW = 4.0  # seconds counted
 
 def calls_of(server, command):
     """How many times `command` has run on `server` (INFO commandstats)."""
-    for line in server.cli("INFO", "commandstats").splitlines():
-        name, _, rest = line.partition(":")
-        if name.lower() == f"cmdstat_{command.lower()}":
-            return int(dict(kv.split("=") for kv in rest.split(","))["calls"])
-    return 0
+    return int(commandstat(server, command, "calls") or 0)
 
 
 def load(server, argv, options, pipeline):
     """redis-benchmark sending argv until stopped."""
-    return subprocess.Popen(
-        pinned(CPUS["client"], ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
-                                "-n", "2000000000", "-P", str(pipeline), "-c", str(CLIENTS), "-q",
-                                *options, *argv]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(benchmark_argv(server, argv, options, 2000000000, pipeline, "-q"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def side_by_side(servers, w, contenders, pipeline):

@@ -59,23 +59,32 @@ def settle(server):
         time.sleep(0.05)
 
 
+def benchmark_argv(server, argv, options, requests, pipeline, *flags):
+    """redis-benchmark sending argv to server, pinned to the client cores."""
+    return pinned(CPUS["client"], ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+                                   "-n", str(requests), "-P", str(pipeline), "-c", str(CLIENTS),
+                                   *flags, *options, *argv])
+
+
 def benchmark(server, argv, options, requests, pipeline, quiet=True):
-    out = subprocess.run(
-        pinned(CPUS["client"], ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
-                                "-n", str(requests), "-P", str(pipeline), "-c", str(CLIENTS),
-                                "--csv", *options, *argv]),
-        capture_output=True, text=True)
+    out = subprocess.run(benchmark_argv(server, argv, options, requests, pipeline, "--csv"),
+                         capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"redis-benchmark failed: {out.stderr.strip()}")
     return float(out.stdout.strip().splitlines()[-1].split(",")[1].strip('"'))
 
 
-def usec_per_call(server, command):
+def commandstat(server, command, field):
+    """One field of `command`'s line in INFO commandstats, or None before its first call."""
     for line in server.cli("INFO", "commandstats").splitlines():
         name, _, rest = line.partition(":")
         if name.lower() == f"cmdstat_{command.lower()}":
-            return float(dict(kv.split("=") for kv in rest.split(","))["usec_per_call"])
-    return float("nan")
+            return dict(kv.split("=") for kv in rest.split(","))[field]
+    return None
+
+
+def usec_per_call(server, command):
+    return float(commandstat(server, command, "usec_per_call") or "nan")
 
 
 def errors_in(server):
