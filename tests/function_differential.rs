@@ -1,7 +1,7 @@
 //! The Redis Functions library (lua/gcra.lua) against the module's Rust core, case by case.
 //!
 //! Thousands of seeded random calls, with arguments across their whole ranges (and invalid
-//! ones), stored TATs and a given "now", go to test-only entries that this test appends to the
+//! ones), stored TATs and a given "now", go to test-only entries that this test adds to the
 //! library; each reply, error text and written value and expiry must be what the module's
 //! request pipeline (`gcra_core::pipeline`, through `core_answer`) computes for the same
 //! inputs. The edge cases are a table, `tests/function_differential.edges`. A second test checks the
@@ -17,8 +17,12 @@ use common::*;
 use gcra_core::pipeline::{self, Command, Context, Write};
 use gcra_core::{decimal, Error};
 
-/// Test-only entries, appended to the library's text (they see its local functions). The
-/// shipped library has no way to take "now" from a caller.
+/// Where the test-only entries go: the end of the library's `build_exact`, whose local
+/// functions they use.
+const TEST_HOOK: &str = "  -- (tests/function_differential.rs inserts its test-only entries here)\n";
+
+/// Test-only entries, added to the exact path's entries at TEST_HOOK and registered by
+/// TEST_FUNCTIONS. The shipped library has no way to take "now" from a caller.
 const TEST_ENTRIES: &str = r#"
 local function given_now(text)
   return function() return parse_time(text) or fail(E.Clock) end
@@ -46,12 +50,12 @@ local function test_entry(name, handler)
     return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
   end
 end
-redis.register_function('cl_test_fast_replies', function() return fast_replies end)
-redis.register_function('cl_test_throttle', test_entry('cl_throttle', throttle))
-redis.register_function('cl_test_throttleall', test_entry('cl_throttleall', throttle_all))
-redis.register_function('cl_test_peek', test_entry('cl_peek', peek))
+ENTRIES.cl_test_fast_replies = function() return fast_replies end
+ENTRIES.cl_test_throttle = test_entry('cl_throttle', throttle)
+ENTRIES.cl_test_throttleall = test_entry('cl_throttleall', throttle_all)
+ENTRIES.cl_test_peek = test_entry('cl_peek', peek)
 -- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
-redis.register_function('cl_test_int', function(keys, args)
+ENTRIES.cl_test_int = function(keys, args)
   local function big(text)
     local sign, digits = string.match(text, '^([+-]?)([0-9]+)$')
     return of_digits(digits, sign == '-')
@@ -69,7 +73,17 @@ redis.register_function('cl_test_int', function(keys, args)
     else return redis.error_reply('ERR unknown op ' .. op) end
   end
   return out
-end)
+end
+"#;
+
+/// Appended to the library: the test entries as functions, each built with the exact path at
+/// its first call, as the shipped entries' exact path is.
+const TEST_FUNCTIONS: &str = r#"
+local test_names = { 'cl_test_fast_replies', 'cl_test_throttle', 'cl_test_throttleall', 'cl_test_peek', 'cl_test_int' }
+for i = 1, #test_names do
+  local name = test_names[i]
+  redis.register_function(name, function(keys, args) return exact_entry(name)(keys, args) end)
+end
 "#;
 
 /// The error only the function gives (see docs/functions.md).
@@ -663,7 +677,7 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Wr
     (got, writes)
 }
 
-/// Appended after TEST_ENTRIES: every call takes the exact path (the fast path declines all)
+/// Added after TEST_ENTRIES: every call takes the exact path (the fast path declines all)
 /// and every decision there the limbs (`ahead_exact`), which otherwise only values beyond
 /// 2^50 ns take.
 const EXACT_PATH_ONLY: &str =
@@ -676,10 +690,13 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
         ..Options::default()
     });
     let mut con = server.connect();
-    let mut library = function_library() + TEST_ENTRIES;
+    let library = function_library();
+    assert_eq!(library.matches(TEST_HOOK).count(), 1, "lua/gcra.lua's test hook");
+    let mut entries = TEST_ENTRIES.to_string();
     if exact_path_only {
-        library += EXACT_PATH_ONLY;
+        entries += EXACT_PATH_ONLY;
     }
+    let library = library.replacen(TEST_HOOK, &entries, 1) + TEST_FUNCTIONS;
     load_functions(&mut con, &library);
     (server, con)
 }
