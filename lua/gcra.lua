@@ -1,7 +1,7 @@
 #!lua name=gcra
 --[[
 redis-gcra without the module: CL.THROTTLE and CL.THROTTLEALL as a Redis Functions library
-(Redis 7.0+, Valkey 8), and, without this file's first line, as a script for EVAL/EVALSHA.
+(Redis 7.0+, Valkey 8), and as a script for EVAL/EVALSHA: lua/gcra_script.lua, made from it.
 
   FUNCTION LOAD REPLACE <this file>
   FCALL cl_throttle 1 key max_burst count period [quantity] [options]
@@ -284,13 +284,15 @@ local function bind()
 end
 
 -- The exact path ------------------------------------------------------------------------------
--- Everything else, defined only when a call first needs it: FCALL keeps what `build_exact`
--- returns for the calls after, a script builds it at each call the fast path declines.
--- Defined at load, its ~100 closures and tables would sit in the library's heap, which
--- Redis's garbage collector walks in steps paid by every call, the fast path's too: about
--- 3.5% of a plain call's throughput, measured. It returns the entries, by name, and the error
--- for an unknown one.
-local function build_exact()
+-- Everything else. In lua/gcra.lua it is text, compiled when a call first needs it (about
+-- 1.5 ms, once per library load: FCALL keeps what it returns). Loaded with the library as code,
+-- it would sit in the library's heap (70 KB of function prototypes), which Redis's Lua
+-- collector walks in steps paid by every call, the fast path's too: 3.5% of a plain call's
+-- throughput, measured. A script keeps nothing between calls and would compile it at every call
+-- the fast path declines, so in lua/gcra_script.lua, the script form made from lua/gcra.lua by
+-- tests/function.rs, the same lines are a function's body. Either returns the entries, by
+-- name, and the error for an unknown one.
+local EXACT_PATH = [==[
   -- Integers ----------------------------------------------------------------------------------
   -- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
   -- (about 2^61) and the core's intermediates need up to 127 bits. So an integer has two forms:
@@ -608,8 +610,7 @@ local function build_exact()
     return canonical(limbs, neg)
   end
 
-  -- Written as limbs or plain numbers: while a library loads, Redis lets it use no standard
-  -- library (string, math, tonumber are there only when a function runs), so nothing is parsed.
+  -- Written as limbs or plain numbers: cheaper than parsing them each time this is built.
   local I64_MAX = { 4775807, 7203685, 92233, neg = false } -- 9223372036854775807
   local I64_MIN = { 4775808, 7203685, 92233, neg = true } -- -9223372036854775808
   -- 2^53, the largest integer a Lua number (a double) holds exactly, and so the largest reply.
@@ -1398,6 +1399,9 @@ local function build_exact()
   }
   -- (tests/function_differential.rs inserts its test-only entries here)
   return ENTRIES, E.UnknownEntry
+]==]
+local function build_exact()
+  return assert(loadstring(EXACT_PATH, '=lua/gcra.lua exact path'))()
 end
 
 -- FCALL's exact path: an entry by name, built at the first call that needs one.

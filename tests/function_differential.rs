@@ -17,12 +17,12 @@ use common::*;
 use gcra_core::pipeline::{self, Command, Context, Write};
 use gcra_core::{decimal, Error};
 
-/// Where the test-only entries go: the end of the library's `build_exact`, whose local
-/// functions they use.
+/// Where the test-only exact entries go: the end of the library's exact path (text it
+/// compiles at its first use), whose local functions they use.
 const TEST_HOOK: &str = "  -- (tests/function_differential.rs inserts its test-only entries here)\n";
 
-/// Test-only entries, added to the exact path's entries at TEST_HOOK and registered by
-/// TEST_FUNCTIONS. The shipped library has no way to take "now" from a caller.
+/// Test-only exact entries, added at TEST_HOOK: the exact path's entries with a given "now"
+/// (and SOFT's draw), which the shipped library has no way to take from a caller.
 const TEST_ENTRIES: &str = r#"
 local function given_now(text)
   return function() return parse_time(text) or fail(E.Clock) end
@@ -32,28 +32,17 @@ local function rest(args)
   for i = 3, #args do out[i - 2] = args[i] end
   return out
 end
--- ARGV: now, SOFT's draw, then the entry's own arguments. The fast path first, as in
--- the shipped entries; the calls it answers are counted.
-local fast_replies = 0
-local function test_entry(name, handler)
+-- ARGV: now, SOFT's draw, then the entry's own arguments.
+local function test_entry(handler)
   return function(keys, args)
-    if not call then bind() end
-    local now = parse_time(args[1])
-    local reply = now
-      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
-        now[1], now[2])
-    if reply then
-      fast_replies = fast_replies + 1
-      return reply
-    end
     local draw = tonumber(args[2])
     return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
   end
 end
-ENTRIES.cl_test_fast_replies = function() return fast_replies end
-ENTRIES.cl_test_throttle = test_entry('cl_throttle', throttle)
-ENTRIES.cl_test_throttleall = test_entry('cl_throttleall', throttle_all)
-ENTRIES.cl_test_peek = test_entry('cl_peek', peek)
+ENTRIES.cl_test_now = parse_time
+ENTRIES.cl_test_throttle = test_entry(throttle)
+ENTRIES.cl_test_throttleall = test_entry(throttle_all)
+ENTRIES.cl_test_peek = test_entry(peek)
 -- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
 ENTRIES.cl_test_int = function(keys, args)
   local function big(text)
@@ -76,14 +65,31 @@ ENTRIES.cl_test_int = function(keys, args)
 end
 "#;
 
-/// Appended to the library: the test entries as functions, each built with the exact path at
-/// its first call, as the shipped entries' exact path is.
+/// Appended to the library: the test functions. cl_test_throttle, cl_test_throttleall and
+/// cl_test_peek (ARGV: now, SOFT's draw, then the entry's own arguments) try the fast path
+/// first with that "now", as the shipped entries do, and count the calls it answers
+/// (cl_test_fast_replies); the exact path answers the others.
 const TEST_FUNCTIONS: &str = r#"
-local test_names = { 'cl_test_fast_replies', 'cl_test_throttle', 'cl_test_throttleall', 'cl_test_peek', 'cl_test_int' }
-for i = 1, #test_names do
-  local name = test_names[i]
-  redis.register_function(name, function(keys, args) return exact_entry(name)(keys, args) end)
+local fast_replies = 0
+local function test_function(name)
+  return function(keys, args)
+    if not call then bind() end
+    local now = exact_entry('cl_test_now')(args[1])
+    local reply = now
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
+        now[1], now[2])
+    if reply then
+      fast_replies = fast_replies + 1
+      return reply
+    end
+    return exact_entry('cl_test' .. string.sub(name, 3))(keys, args)
+  end
 end
+redis.register_function('cl_test_fast_replies', function() return fast_replies end)
+redis.register_function('cl_test_throttle', test_function('cl_throttle'))
+redis.register_function('cl_test_throttleall', test_function('cl_throttleall'))
+redis.register_function('cl_test_peek', test_function('cl_peek'))
+redis.register_function('cl_test_int', function(keys, args) return exact_entry('cl_test_int')(keys, args) end)
 "#;
 
 /// The error only the function gives (see docs/functions.md).
@@ -677,11 +683,13 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Wr
     (got, writes)
 }
 
-/// Added after TEST_ENTRIES: every call takes the exact path (the fast path declines all)
-/// and every decision there the limbs (`ahead_exact`), which otherwise only values beyond
-/// 2^50 ns take.
-const EXACT_PATH_ONLY: &str =
-    "fast = function() return nil end\nfits_small = function() return false end\n";
+/// Added after TEST_ENTRIES and TEST_FUNCTIONS: every call takes the exact path (the fast
+/// path declines all) and every decision there the limbs (`ahead_exact`), which otherwise only
+/// values beyond 2^50 ns take.
+const EXACT_PATH_ONLY: (&str, &str) = (
+    "fits_small = function() return false end\n",
+    "fast = function() return nil end\n",
+);
 
 /// A server without the module, with the library and its test entries.
 fn test_server(exact_path_only: bool) -> (Server, Connection) {
@@ -692,11 +700,12 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
     let mut con = server.connect();
     let library = function_library();
     assert_eq!(library.matches(TEST_HOOK).count(), 1, "lua/gcra.lua's test hook");
-    let mut entries = TEST_ENTRIES.to_string();
+    let (mut entries, mut functions) = (TEST_ENTRIES.to_string(), TEST_FUNCTIONS.to_string());
     if exact_path_only {
-        entries += EXACT_PATH_ONLY;
+        entries += EXACT_PATH_ONLY.0;
+        functions += EXACT_PATH_ONLY.1;
     }
-    let library = library.replacen(TEST_HOOK, &entries, 1) + TEST_FUNCTIONS;
+    let library = library.replacen(TEST_HOOK, &entries, 1) + &functions;
     load_functions(&mut con, &library);
     (server, con)
 }
