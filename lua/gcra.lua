@@ -284,8 +284,8 @@ local function bind()
 end
 
 -- The exact path ------------------------------------------------------------------------------
--- Everything else. In lua/gcra.lua it is text, compiled when a call first needs it (about
--- 1.5 ms, once per library load: FCALL keeps what it returns). Loaded with the library as code,
+-- Everything else. In lua/gcra.lua it is text, compiled when a call first needs it (1.5-2.5 ms,
+-- once per library load: FCALL keeps what it returns). Loaded with the library as code,
 -- it would sit in the library's heap (70 KB of function prototypes), which Redis's Lua
 -- collector walks in steps paid by every call, the fast path's too: 3.5% of a plain call's
 -- throughput, measured. A script keeps nothing between calls and would compile it at every call
