@@ -19,7 +19,8 @@ use gcra_core::{decimal, Error};
 
 /// Where the test-only exact entries go: the end of the library's exact path (text it
 /// compiles at its first use), whose local functions they use.
-const TEST_HOOK: &str = "  -- (tests/function_differential.rs inserts its test-only entries here)\n";
+const TEST_HOOK: &str =
+    "  -- (tests/function_differential.rs inserts its test-only entries here)\n";
 
 /// Test-only exact entries, added at TEST_HOOK: the exact path's entries with a given "now"
 /// (and SOFT's draw), which the shipped library has no way to take from a caller.
@@ -699,7 +700,11 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
     });
     let mut con = server.connect();
     let library = function_library();
-    assert_eq!(library.matches(TEST_HOOK).count(), 1, "lua/gcra.lua's test hook");
+    assert_eq!(
+        library.matches(TEST_HOOK).count(),
+        1,
+        "lua/gcra.lua's test hook"
+    );
     let (mut entries, mut functions) = (TEST_ENTRIES.to_string(), TEST_FUNCTIONS.to_string());
     if exact_path_only {
         entries += EXACT_PATH_ONLY.0;

@@ -32,7 +32,11 @@ pub fn script_form(library: &str) -> String {
     let (first_line, rest) = library.split_once('\n').expect("a first line");
     assert!(first_line.starts_with("#!lua name="), "{first_line}");
     for part in [EXACT_PATH_OPENS, EXACT_PATH_CLOSES] {
-        assert_eq!(rest.matches(part).count(), 1, "lua/gcra.lua has {part:?} once");
+        assert_eq!(
+            rest.matches(part).count(),
+            1,
+            "lua/gcra.lua has {part:?} once"
+        );
     }
     let rest = rest
         .replacen(EXACT_PATH_OPENS, "local function build_exact()\n", 1)
