@@ -292,6 +292,7 @@ end
 -- the fast path declines, so in lua/gcra_script.lua, the script form made from lua/gcra.lua by
 -- tests/function.rs, the same lines are a function's body. Either returns the entries, by
 -- name, and the error for an unknown one.
+local EXACT_PATH_LINE = 296 -- the line below, which tests/function.rs checks
 local EXACT_PATH = [==[
   -- Integers ----------------------------------------------------------------------------------
   -- Lua 5.1 numbers are doubles, exact only up to 2^53, while TATs are nanoseconds since 1970
@@ -1400,8 +1401,14 @@ local EXACT_PATH = [==[
   -- (tests/function_differential.rs inserts its test-only entries here)
   return ENTRIES, E.UnknownEntry
 ]==]
+-- Compiled as if in place, so that an error raised in it (a bug, or a Redis error such as an
+-- ACL refusal) names the library's line as one raised anywhere else in it does. FCALL keeps
+-- what it returns: the text is no longer needed.
 local function build_exact()
-  return assert(loadstring(EXACT_PATH, '=lua/gcra.lua exact path'))()
+  local text = string.rep('\n', EXACT_PATH_LINE) .. EXACT_PATH
+  local entries, unknown_entry = assert(loadstring(text, '@user_function'))()
+  EXACT_PATH = nil
+  return entries, unknown_entry
 end
 
 -- FCALL's exact path: an entry by name, built at the first call that needs one.

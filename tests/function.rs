@@ -490,6 +490,23 @@ fn eval_form_replies_like_the_function_with(script: &str) {
     );
     assert_eq!(evalsha, Ok(vec![0, 2, 1, -1, 60]));
 
+    // The exact path's options, each on fresh keys: the same replies as FCALL's.
+    let options: [&[&str]; 4] = [
+        &["5", "1", "60", "9", "ATMOST"],
+        &["5", "1", "60", "1", "BLOCK", "10"],
+        &["5", "1", "60", "-2"],
+        &["5", "1", "60", "1", "BLOCK", "soon"],
+    ];
+    for (i, args) in options.into_iter().enumerate() {
+        let by_eval = eval(&mut con, &format!("opt:{i}:eval"), "cl_throttle", args);
+        let key = format!("opt:{i}:fcall");
+        let by_fcall = outcome(&mut con, &all_cmd("cl_throttle", &[&key], args));
+        assert_eq!(by_eval, by_fcall, "{args:?}");
+        // A decision (ATMOST's has six integers), except for the invalid BLOCK.
+        let len = by_eval.as_ref().map(|reply| reply.len());
+        assert_eq!(len.ok(), [Some(6), Some(5), Some(5), None][i], "{args:?}");
+    }
+
     // Errors are the function's, and an unknown entry is named.
     assert_eq!(
         eval(&mut con, "e", "cl_throttle", &["1", "0", "1"]),

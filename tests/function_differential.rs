@@ -41,6 +41,8 @@ local function test_entry(handler)
   end
 end
 ENTRIES.cl_test_now = parse_time
+-- An error raised in the exact path, as Lua words it: where it was raised.
+ENTRIES.cl_test_where = function() local _, e = pcall(function() error('where') end) return e end
 ENTRIES.cl_test_throttle = test_entry(throttle)
 ENTRIES.cl_test_throttleall = test_entry(throttle_all)
 ENTRIES.cl_test_peek = test_entry(peek)
@@ -91,6 +93,7 @@ redis.register_function('cl_test_throttle', test_function('cl_throttle'))
 redis.register_function('cl_test_throttleall', test_function('cl_throttleall'))
 redis.register_function('cl_test_peek', test_function('cl_peek'))
 redis.register_function('cl_test_int', function(keys, args) return exact_entry('cl_test_int')(keys, args) end)
+redis.register_function('cl_test_where', function() return exact_entry('cl_test_where')() end)
 "#;
 
 /// The error only the function gives (see docs/functions.md).
@@ -699,6 +702,12 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
         ..Options::default()
     });
     let mut con = server.connect();
+    load_functions(&mut con, &test_library(exact_path_only));
+    (server, con)
+}
+
+/// The library with the test entries and functions.
+fn test_library(exact_path_only: bool) -> String {
     let library = function_library();
     assert_eq!(
         library.matches(TEST_HOOK).count(),
@@ -710,9 +719,25 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
         entries += EXACT_PATH_ONLY.0;
         functions += EXACT_PATH_ONLY.1;
     }
-    let library = library.replacen(TEST_HOOK, &entries, 1) + &functions;
-    load_functions(&mut con, &library);
-    (server, con)
+    library.replacen(TEST_HOOK, &entries, 1) + &functions
+}
+
+/// The exact path is text compiled at its first use, as if in its place: an error raised
+/// there names the library's line, as one raised in the rest of the library does.
+#[test]
+fn exact_path_errors_name_the_library_lines() {
+    let library = test_library(false);
+    let line = 1 + library
+        .lines()
+        .position(|l| l.contains("error('where')"))
+        .expect("cl_test_where");
+    let (_server, mut con) = test_server(false);
+    let got: String = redis::cmd("FCALL")
+        .arg("cl_test_where")
+        .arg(0)
+        .query(&mut con)
+        .expect("cl_test_where");
+    assert_eq!(got, format!("user_function:{line}: where"));
 }
 
 /// `DIFF_SEED` or a fresh seed, and `DIFF_CASES` or `default` cases.
