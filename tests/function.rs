@@ -409,23 +409,40 @@ fn replica_and_aof_replay_end_byte_identical() {
     );
 }
 
-/// The library's text without its first line (`#!lua name=gcra`): the EVAL form.
-fn eval_script() -> String {
-    let library = function_library();
-    let (_, script) = library.split_once('\n').expect("a first line");
-    script.to_string()
+/// lua/gcra_script.lua is lua/gcra.lua made into a script, and kept so: after a change to the
+/// library, `UPDATE_LUA_SCRIPT=1 cargo test --test function script_file` writes it again.
+#[test]
+fn script_file_is_made_from_the_library() {
+    let made = script_form(&function_library());
+    if std::env::var_os("UPDATE_LUA_SCRIPT").is_some() {
+        std::fs::write(workspace_root().join(SCRIPT_FILE), &made).expect("write the script");
+    }
+    assert!(
+        script_file() == made,
+        "{SCRIPT_FILE} is not lua/gcra.lua made into a script: run \
+         UPDATE_LUA_SCRIPT=1 cargo test --test function script_file"
+    );
 }
 
 #[test]
 fn eval_form_replies_like_the_function() {
+    // The script form, and the library without its first line, which is a script too (it
+    // compiles its exact path at every call that needs it).
+    let library = function_library();
+    let (_, library_as_script) = library.split_once('\n').expect("a first line");
+    for script in [script_file(), library_as_script.to_string()] {
+        eval_form_replies_like_the_function_with(&script);
+    }
+}
+
+fn eval_form_replies_like_the_function_with(script: &str) {
     let server = function_server();
     let mut con = server.connect();
-    let script = eval_script();
     let eval = |con: &mut Connection, key: &str, entry: &str, args: &[&str]| {
         outcome(
             con,
             redis::cmd("EVAL")
-                .arg(&script)
+                .arg(script)
                 .arg(1)
                 .arg(key)
                 .arg(entry)
@@ -454,7 +471,7 @@ fn eval_form_replies_like_the_function() {
     // EVALSHA after SCRIPT LOAD, with CL.THROTTLEALL's layout.
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")
-        .arg(&script)
+        .arg(script)
         .query(&mut con)
         .expect("SCRIPT LOAD");
     let evalsha = outcome(
@@ -472,6 +489,23 @@ fn eval_form_replies_like_the_function() {
         ]),
     );
     assert_eq!(evalsha, Ok(vec![0, 2, 1, -1, 60]));
+
+    // The exact path's options, each on fresh keys: the same replies as FCALL's.
+    let options: [&[&str]; 4] = [
+        &["5", "1", "60", "9", "ATMOST"],
+        &["5", "1", "60", "1", "BLOCK", "10"],
+        &["5", "1", "60", "-2"],
+        &["5", "1", "60", "1", "BLOCK", "soon"],
+    ];
+    for (i, args) in options.into_iter().enumerate() {
+        let by_eval = eval(&mut con, &format!("opt:{i}:eval"), "cl_throttle", args);
+        let key = format!("opt:{i}:fcall");
+        let by_fcall = outcome(&mut con, &all_cmd("cl_throttle", &[&key], args));
+        assert_eq!(by_eval, by_fcall, "{args:?}");
+        // A decision (ATMOST's has six integers), except for the invalid BLOCK.
+        let len = by_eval.as_ref().map(|reply| reply.len());
+        assert_eq!(len.ok(), [Some(6), Some(5), Some(5), None][i], "{args:?}");
+    }
 
     // Errors are the function's, and an unknown entry is named.
     assert_eq!(

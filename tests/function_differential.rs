@@ -1,7 +1,7 @@
 //! The Redis Functions library (lua/gcra.lua) against the module's Rust core, case by case.
 //!
 //! Thousands of seeded random calls, with arguments across their whole ranges (and invalid
-//! ones), stored TATs and a given "now", go to test-only entries that this test appends to the
+//! ones), stored TATs and a given "now", go to test-only entries that this test adds to the
 //! library; each reply, error text and written value and expiry must be what the module's
 //! request pipeline (`gcra_core::pipeline`, through `core_answer`) computes for the same
 //! inputs. The edge cases are a table, `tests/function_differential.edges`. A second test checks the
@@ -17,8 +17,13 @@ use common::*;
 use gcra_core::pipeline::{self, Command, Context, Write};
 use gcra_core::{decimal, Error};
 
-/// Test-only entries, appended to the library's text (they see its local functions). The
-/// shipped library has no way to take "now" from a caller.
+/// Where the test-only exact entries go: the end of the library's exact path (text it
+/// compiles at its first use), whose local functions they use.
+const TEST_HOOK: &str =
+    "  -- (tests/function_differential.rs inserts its test-only entries here)\n";
+
+/// Test-only exact entries, added at TEST_HOOK: the exact path's entries with a given "now"
+/// (and SOFT's draw), which the shipped library has no way to take from a caller.
 const TEST_ENTRIES: &str = r#"
 local function given_now(text)
   return function() return parse_time(text) or fail(E.Clock) end
@@ -28,30 +33,21 @@ local function rest(args)
   for i = 3, #args do out[i - 2] = args[i] end
   return out
 end
--- ARGV: now, SOFT's draw, then the entry's own arguments. The fast path first, as in
--- the shipped entries; the calls it answers are counted.
-local fast_replies = 0
-local function test_entry(name, handler)
+-- ARGV: now, SOFT's draw, then the entry's own arguments.
+local function test_entry(handler)
   return function(keys, args)
-    if not call then bind() end
-    local now = parse_time(args[1])
-    local reply = now
-      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
-        now[1], now[2])
-    if reply then
-      fast_replies = fast_replies + 1
-      return reply
-    end
     local draw = tonumber(args[2])
     return entry(handler, given_now(args[1]), function() return draw end)(keys, rest(args))
   end
 end
-redis.register_function('cl_test_fast_replies', function() return fast_replies end)
-redis.register_function('cl_test_throttle', test_entry('cl_throttle', throttle))
-redis.register_function('cl_test_throttleall', test_entry('cl_throttleall', throttle_all))
-redis.register_function('cl_test_peek', test_entry('cl_peek', peek))
+ENTRIES.cl_test_now = parse_time
+-- An error raised in the exact path, as Lua words it: where it was raised.
+ENTRIES.cl_test_where = function() local _, e = pcall(function() error('where') end) return e end
+ENTRIES.cl_test_throttle = test_entry(throttle)
+ENTRIES.cl_test_throttleall = test_entry(throttle_all)
+ENTRIES.cl_test_peek = test_entry(peek)
 -- ARGV: op x y, op x y, ... with x and y signed decimal integers of any size.
-redis.register_function('cl_test_int', function(keys, args)
+ENTRIES.cl_test_int = function(keys, args)
   local function big(text)
     local sign, digits = string.match(text, '^([+-]?)([0-9]+)$')
     return of_digits(digits, sign == '-')
@@ -69,7 +65,35 @@ redis.register_function('cl_test_int', function(keys, args)
     else return redis.error_reply('ERR unknown op ' .. op) end
   end
   return out
-end)
+end
+"#;
+
+/// Appended to the library: the test functions. cl_test_throttle, cl_test_throttleall and
+/// cl_test_peek (ARGV: now, SOFT's draw, then the entry's own arguments) try the fast path
+/// first with that "now", as the shipped entries do, and count the calls it answers
+/// (cl_test_fast_replies); the exact path answers the others.
+const TEST_FUNCTIONS: &str = r#"
+local fast_replies = 0
+local function test_function(name)
+  return function(keys, args)
+    if not call then bind() end
+    local now = exact_entry('cl_test_now')(args[1])
+    local reply = now
+      and fast(keys, args, 3, name, find, byte, format, call, pcall_redis, ms_as_number, parsed,
+        now[1], now[2])
+    if reply then
+      fast_replies = fast_replies + 1
+      return reply
+    end
+    return exact_entry('cl_test' .. string.sub(name, 3))(keys, args)
+  end
+end
+redis.register_function('cl_test_fast_replies', function() return fast_replies end)
+redis.register_function('cl_test_throttle', test_function('cl_throttle'))
+redis.register_function('cl_test_throttleall', test_function('cl_throttleall'))
+redis.register_function('cl_test_peek', test_function('cl_peek'))
+redis.register_function('cl_test_int', function(keys, args) return exact_entry('cl_test_int')(keys, args) end)
+redis.register_function('cl_test_where', function() return exact_entry('cl_test_where')() end)
 "#;
 
 /// The error only the function gives (see docs/functions.md).
@@ -663,11 +687,13 @@ fn check(con: &mut Connection, call: &Call) -> (Result<Vec<i64>, String>, Vec<Wr
     (got, writes)
 }
 
-/// Appended after TEST_ENTRIES: every call takes the exact path (the fast path declines all)
-/// and every decision there the limbs (`ahead_exact`), which otherwise only values beyond
-/// 2^50 ns take.
-const EXACT_PATH_ONLY: &str =
-    "fast = function() return nil end\nfits_small = function() return false end\n";
+/// Added after TEST_ENTRIES and TEST_FUNCTIONS: every call takes the exact path (the fast
+/// path declines all) and every decision there the limbs (`ahead_exact`), which otherwise only
+/// values beyond 2^50 ns take.
+const EXACT_PATH_ONLY: (&str, &str) = (
+    "fits_small = function() return false end\n",
+    "fast = function() return nil end\n",
+);
 
 /// A server without the module, with the library and its test entries.
 fn test_server(exact_path_only: bool) -> (Server, Connection) {
@@ -676,12 +702,42 @@ fn test_server(exact_path_only: bool) -> (Server, Connection) {
         ..Options::default()
     });
     let mut con = server.connect();
-    let mut library = function_library() + TEST_ENTRIES;
-    if exact_path_only {
-        library += EXACT_PATH_ONLY;
-    }
-    load_functions(&mut con, &library);
+    load_functions(&mut con, &test_library(exact_path_only));
     (server, con)
+}
+
+/// The library with the test entries and functions.
+fn test_library(exact_path_only: bool) -> String {
+    let library = function_library();
+    assert_eq!(
+        library.matches(TEST_HOOK).count(),
+        1,
+        "lua/gcra.lua's test hook"
+    );
+    let (mut entries, mut functions) = (TEST_ENTRIES.to_string(), TEST_FUNCTIONS.to_string());
+    if exact_path_only {
+        entries += EXACT_PATH_ONLY.0;
+        functions += EXACT_PATH_ONLY.1;
+    }
+    library.replacen(TEST_HOOK, &entries, 1) + &functions
+}
+
+/// The exact path is text compiled at its first use, as if in its place: an error raised
+/// there names the library's line, as one raised in the rest of the library does.
+#[test]
+fn exact_path_errors_name_the_library_lines() {
+    let library = test_library(false);
+    let line = 1 + library
+        .lines()
+        .position(|l| l.contains("error('where')"))
+        .expect("cl_test_where");
+    let (_server, mut con) = test_server(false);
+    let got: String = redis::cmd("FCALL")
+        .arg("cl_test_where")
+        .arg(0)
+        .query(&mut con)
+        .expect("cl_test_where");
+    assert_eq!(got, format!("user_function:{line}: where"));
 }
 
 /// `DIFF_SEED` or a fresh seed, and `DIFF_CASES` or `default` cases.

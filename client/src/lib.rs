@@ -5,7 +5,7 @@
 //!   (`gcra-core`), so it answers exactly as the module would for the same arguments and now.
 //! - [`RedisLimiter`]: on Redis or Valkey (async, tokio); one command per call: the module's
 //!   `CL.THROTTLE` when the server has it, else the project's function library (`FCALL`), else
-//!   the same library as a script (`EVALSHA`), with the same decisions and stored state.
+//!   the library's script form (`EVALSHA`), with the same decisions and stored state.
 //! - [`HybridLimiter`]: a local fast path that serves tokens leased from the server in
 //!   batches (`ATMOST`), caches denials until their retry time and refunds what it did not
 //!   use; it never admits a token the server did not grant.

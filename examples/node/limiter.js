@@ -1,27 +1,26 @@
 // CL.THROTTLE and CL.THROTTLEALL with or without the module, behind the same two calls.
 // connectLimiter asks the server for the module's command (COMMAND INFO). Without it, it loads
 // the Redis Functions library lua/gcra.lua (FUNCTION LOAD REPLACE) and calls FCALL; where the
-// FUNCTION command is missing (Redis before 7.0) or refused, it runs the same file as a script
-// with EVALSHA. The replies are the same five integers every way.
+// FUNCTION command is missing (Redis before 7.0) or refused, it runs the library's script form,
+// lua/gcra_script.lua, with EVALSHA. The replies are the same five integers every way.
 "use strict";
 
 const fs = require("node:fs");
 const path = require("node:path");
 
 const LIBRARY = path.join(__dirname, "..", "..", "lua", "gcra.lua");
+const SCRIPT = path.join(__dirname, "..", "..", "lua", "gcra_script.lua");
 
-async function connectLimiter(redis, library = LIBRARY) {
+async function connectLimiter(redis, library = LIBRARY, script = SCRIPT) {
   let via = "module";
   const [info] = await redis.call("COMMAND", "INFO", "CL.THROTTLE");
   if (info === null) {
-    const code = fs.readFileSync(library, "utf8");
     try {
-      await redis.call("FUNCTION", "LOAD", "REPLACE", code);
+      await redis.call("FUNCTION", "LOAD", "REPLACE", fs.readFileSync(library, "utf8"));
       via = "function";
     } catch (error) {
-      // The script form is the library without its first line (#!lua name=gcra); ioredis
-      // sends it with EVALSHA and reloads it if the server forgot it (NOSCRIPT).
-      redis.defineCommand("gcraScript", { lua: code.slice(code.indexOf("\n") + 1) });
+      // ioredis sends the script with EVALSHA and reloads it if the server forgot it (NOSCRIPT).
+      redis.defineCommand("gcraScript", { lua: fs.readFileSync(script, "utf8") });
       via = "script";
     }
   }

@@ -2,8 +2,8 @@
 
 Limiter(client) asks the server for the module's command (COMMAND INFO). Without it, it loads
 the Redis Functions library lua/gcra.lua (FUNCTION LOAD REPLACE) and calls FCALL; where the
-FUNCTION command is missing (Redis before 7.0) or refused, it runs the same file as a script
-with EVALSHA. The replies are the same five integers every way.
+FUNCTION command is missing (Redis before 7.0) or refused, it runs the library's script form,
+lua/gcra_script.lua, with EVALSHA. The replies are the same five integers every way.
 """
 
 from pathlib import Path
@@ -11,24 +11,23 @@ from pathlib import Path
 import redis
 
 LIBRARY = Path(__file__).resolve().parents[2] / "lua" / "gcra.lua"
+SCRIPT = LIBRARY.with_name("gcra_script.lua")
 
 
 class Limiter:
-    def __init__(self, client, library=LIBRARY):
+    def __init__(self, client, library=LIBRARY, script=SCRIPT):
         self.client = client
         # redis-py's reply parser for "COMMAND" fails on the nil of an unknown command;
         # "COMMAND INFO" as one name is sent as two words and returned as it is.
         if client.execute_command("COMMAND INFO", "CL.THROTTLE")[0] is not None:
             self.via = "module"
             return
-        code = Path(library).read_text()
         try:
-            client.execute_command("FUNCTION", "LOAD", "REPLACE", code)
+            client.execute_command("FUNCTION", "LOAD", "REPLACE", Path(library).read_text())
             self.via = "function"
         except redis.ResponseError:
-            # The script form is the library without its first line (#!lua name=gcra);
-            # register_script reloads it if the server forgets it (NOSCRIPT).
-            self.script = client.register_script(code.split("\n", 1)[1])
+            # register_script reloads the script if the server forgets it (NOSCRIPT).
+            self.script = client.register_script(Path(script).read_text())
             self.via = "script"
 
     def throttle(self, key, max_burst, count, period, quantity=1, ms=False):

@@ -1,6 +1,6 @@
 //! CL.THROTTLE from Rust with the `redis` crate: a burst, a limited call with its
 //! retry_after, a peek. Works with or without the module: `Limiter::connect` picks the
-//! module's command, the Redis Functions library (lua/gcra.lua) or the same file as a script.
+//! module's command, the Redis Functions library (lua/gcra.lua) or its script form.
 //! Run: `cargo run --example client` (REDIS_URL, default redis://127.0.0.1:6379). Prints what
 //! happened and exits with status 1 on a wrong reply.
 
@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The Redis Functions library, for servers without the module.
 const LIBRARY: &str = include_str!("../../lua/gcra.lua");
+/// The library's script form, for servers without `FUNCTION` too.
+const SCRIPT: &str = include_str!("../../lua/gcra_script.lua");
 
 /// How CL.THROTTLE is reached on this server.
 enum Limiter {
@@ -16,18 +18,13 @@ enum Limiter {
     Module,
     /// `FCALL cl_throttle`, after `FUNCTION LOAD REPLACE` of the library.
     Function,
-    /// `EVALSHA` of the library without its first line (no FUNCTION command: Redis before
+    /// `EVALSHA` of the library's script form (no FUNCTION command: Redis before
     /// 7.0, or the command refused), by the script's SHA-1.
     Script(String),
 }
 
-/// The library as a script: without its first line (`#!lua name=gcra`).
-fn script() -> &'static str {
-    LIBRARY.split_once('\n').map_or("", |(_, rest)| rest)
-}
-
 fn load_script(con: &mut redis::Connection) -> redis::RedisResult<String> {
-    redis::cmd("SCRIPT").arg("LOAD").arg(script()).query(con)
+    redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query(con)
 }
 
 impl Limiter {

@@ -1,6 +1,6 @@
 //! How the limiter is reached on a server: the module's commands, the function library
-//! (lua/gcra.lua, loaded with `FUNCTION LOAD REPLACE`, again on `Function not found`), or the same file as a script
-//! (`EVALSHA`, loaded again whenever the server answers `NOSCRIPT`: after a failover to a
+//! (lua/gcra.lua, loaded with `FUNCTION LOAD REPLACE`, again on `Function not found`), or its script form
+//! (lua/gcra_script.lua through `EVALSHA`, loaded again whenever the server answers `NOSCRIPT`: after a failover to a
 //! replica, a restart or `SCRIPT FLUSH`). Same replies, same stored state either way.
 
 use redis::aio::ConnectionLike;
@@ -11,10 +11,8 @@ use crate::error::Error;
 /// The project's Redis Functions library.
 pub(crate) const LIBRARY: &str = include_str!("../../../lua/gcra.lua");
 
-/// The library as a script: without its first line (`#!lua name=gcra`).
-pub(crate) fn script_source() -> &'static str {
-    LIBRARY.split_once('\n').map_or("", |(_, rest)| rest)
-}
+/// The library's script form, made from it (its exact path compiled with the script).
+pub(crate) const SCRIPT: &str = include_str!("../../../lua/gcra_script.lua");
 
 /// Which way the limiter reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +21,7 @@ pub enum Backend {
     Module,
     /// `FCALL cl_throttle`...: the function library (loaded by the client if missing).
     Function,
-    /// `EVALSHA` of the library as a script: no module, no `FUNCTION` (or refused).
+    /// `EVALSHA` of the library's script form: no module, no `FUNCTION` (or refused).
     Script,
 }
 

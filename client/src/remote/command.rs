@@ -12,7 +12,7 @@ pub(crate) enum Invocation<'s> {
     Script(ScriptInvocation<'s>),
 }
 
-/// The call's command for `backend` (`script` is the loaded library as a script).
+/// The call's command for `backend` (`script` is the library's script form, loaded).
 pub(crate) fn invocation<'s>(
     call: &Call<'_>,
     backend: Backend,

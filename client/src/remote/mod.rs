@@ -73,7 +73,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisLimiter<C> {
         RedisLimiter {
             con,
             backend,
-            script: Arc::new(Script::new(backend::script_source())),
+            script: Arc::new(Script::new(backend::SCRIPT)),
             blocking: None,
         }
     }

@@ -10,4 +10,5 @@ TARGET = ROOT / (os.environ.get("CARGO_TARGET_DIR") or "target")
 MODULE = TARGET / "release" / "libredis_gcra.so"
 LUA = ROOT / "bench" / "gcra.lua"
 FUNCTION = ROOT / "lua" / "gcra.lua"
+SCRIPT = ROOT / "lua" / "gcra_script.lua"
 SERVER_SH = ROOT / "scripts" / "lib" / "server.sh"

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from .paths import FUNCTION, LUA
+from .paths import FUNCTION, LUA, SCRIPT
 
 PAD = 12  # redis-benchmark writes each __rand_int__ as 12 zero-padded digits
 USERS = 100_000
@@ -97,7 +97,7 @@ def fcall(w, _):
 
 
 def script(w, sha):
-    """The same library as a script (lua/gcra.lua without its first line), through EVALSHA:
+    """The library's script form (lua/gcra_script.lua), through EVALSHA:
     the keys, then the entry's name, then its arguments."""
     keys = [key for key, _ in w.limits]
     entry = "cl_throttle" if len(w.limits) == 1 else "cl_throttleall"
@@ -120,6 +120,6 @@ CONTENDERS = [
     Contender("FCALL", "main", "ns", fcall, setup=["FUNCTION", "LOAD", "REPLACE", FUNCTION.read_text()],
               share=0.25),
     Contender("gcra.lua EVALSHA", "main", "ns", script,
-              setup=["SCRIPT", "LOAD", FUNCTION.read_text().split("\n", 1)[1]], share=0.25),
+              setup=["SCRIPT", "LOAD", SCRIPT.read_text()], share=0.25),
     Contender("redis-cell", "cell", "ns", one_limit(throttle)),
 ]
