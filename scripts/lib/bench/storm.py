@@ -51,6 +51,19 @@ class LateArrival(StormError):
     """The waiters had not all arrived before they were due: rerun with a longer lead."""
 
 
+def with_growing_lead(run, lead, attempts, what):
+    """run(lead), again with twice the lead while the waiters arrive late, `attempts` times
+    at most (then exits naming `what`). Other StormErrors pass through."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run(lead)
+        except LateArrival as late:
+            if attempt == attempts:
+                sys.exit(f"{what}: {late}")
+            lead *= 2
+            print(f"{late}; again with a lead of {lead:.1f} s", file=sys.stderr)
+
+
 def wait_until(what, predicate, timeout=60, step=0.01):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -279,19 +292,13 @@ def storm(args, binaries, sos):
                         shift = round_no % len(contenders)
                         for arrival, c in [(a, c) for a in args.arrival
                                            for c in contenders[shift:] + contenders[:shift]]:
-                            lead = storm_lead(n, args.lead)
-                            for attempt in (1, 2, 3):
-                                try:
-                                    got = storm_run(servers[c.server], c, n, arrival, lead)
-                                    break
-                                except LateArrival as late:
-                                    if attempt == 3:
-                                        sys.exit(f"{c.label}, {n} waiters: {late}")
-                                    lead *= 2
-                                    print(f"{late}; again with a lead of {lead:.1f} s", file=sys.stderr)
-                                except StormError as e:
-                                    sys.exit(f"ERROR: {versions[name]}, {c.label}, {n} waiters "
-                                             f"({arrival}), round {round_no + 1}: {e}")
+                            try:
+                                got = with_growing_lead(
+                                    lambda lead: storm_run(servers[c.server], c, n, arrival, lead),
+                                    storm_lead(n, args.lead), 3, f"{c.label}, {n} waiters")
+                            except StormError as e:
+                                sys.exit(f"ERROR: {versions[name]}, {c.label}, {n} waiters "
+                                         f"({arrival}), round {round_no + 1}: {e}")
                             results[(name, n, arrival, c.label)].append(got)
                             print(f"{versions[name]} round {round_no + 1}/{args.rounds} {n:,} waiters, "
                                   f"{arrival}: "

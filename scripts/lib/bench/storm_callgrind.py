@@ -11,7 +11,7 @@ from .callgrind import KEPT, TIMER, callgrind_control, callgrind_wrapper, parse_
 from .resp import Conn, Incomplete, StormError, parse_reply, resp
 from .servers import start_servers, stop_servers
 from .storm import (STORM_BLPOP, STORM_CONTENDERS, STORM_KEY, STORM_LIST, STORM_THROTTLE, LateArrival,
-                    check_reply, wait_until)
+                    check_reply, wait_until, with_growing_lead)
 
 
 @dataclass
@@ -146,19 +146,11 @@ def storm_instructions(args, binaries, sos):
             try:
                 versions[name] = servers["main"].version()
                 for c in contenders:
-                    lead = args.lead or 20 + n * 0.03
-                    for attempt in (1, 2):
-                        try:
-                            got = storm_count(servers[c.server], c, n, lead)
-                            break
-                        except LateArrival as late:
-                            if attempt == 2:
-                                sys.exit(f"{c.label}, {n} waiters: {late}")
-                            lead *= 2
-                            print(f"{late}; again with a lead of {lead:.0f} s", file=sys.stderr)
-                        except StormError as e:
-                            sys.exit(f"ERROR: {versions[name]}, {c.label}, {n} waiters under "
-                                     f"callgrind: {e}")
+                    try:
+                        got = with_growing_lead(lambda lead: storm_count(servers[c.server], c, n, lead),
+                                                args.lead or 20 + n * 0.03, 2, f"{c.label}, {n} waiters")
+                    except StormError as e:
+                        sys.exit(f"ERROR: {versions[name]}, {c.label}, {n} waiters under callgrind: {e}")
                     results[(name, n, c.label)] = got
                     print(f"{versions[name]} {n:,} waiters: {c.label}: arrival {got.arrival:,.0f} "
                           f"instructions/waiter ({got.arrival_module:,.0f} in the module), release "
