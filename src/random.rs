@@ -32,9 +32,12 @@ mod tests {
 
     #[test]
     fn draws_spread_over_the_range() {
-        let draws: Vec<u64> = (0..10_000).map(|_| draw() % 1_000_000).collect();
-        let below_half = draws.iter().filter(|&&d| d < 500_000).count();
+        let draws: Vec<u64> = (0..10_000).map(|_| draw()).collect();
+        let below_half = draws.iter().filter(|&&d| d % 1_000_000 < 500_000).count();
         assert!((4_500..=5_500).contains(&below_half), "{below_half}");
-        assert!(draws.windows(2).all(|w| w[0] != w[1]) || draws.len() < 2);
+        // Whole draws never repeat back to back (the generator's state runs through all non-zero
+        // values). Their remainders may: two in a row are equal once in 10^6, so about one run
+        // in a hundred would see it among 10,000, which made this test fail now and then.
+        assert!(draws.windows(2).all(|w| w[0] != w[1]));
     }
 }
